@@ -1,0 +1,3 @@
+"""nnlint: a static linter for neural-network training code (never imports or runs it)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,6 @@
+"""`python -m nnlint` entry point."""
+
+from nnlint.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""The failure-mode catalog shared by both halves: nnlint rules and pytest-gradcheck checks point here.
+
+A failure mode is described once. A static rule (``nnlint rule NN401``) and a dynamic finding of the
+gradient probe name the same ``FailureMode`` so that both explain the phenomenon in the same words.
+This module is pure data: it imports neither libcst nor torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FailureMode:
+    id: str
+    title: str
+    summary: str
+    why: str
+    static_signs: tuple[str, ...]
+    dynamic_signs: tuple[str, ...]
+    remedies: tuple[str, ...]
+
+    @property
+    def remedy(self) -> str:
+        """The one-line remedy printed under a finding."""
+        return self.remedies[0]
+
+    @property
+    def doc_url(self) -> str:
+        return f"{DOCS_BASE}/failure-modes.md#{self.id}"
+
+
+DOCS_BASE = "https://github.com/nnlint/nnlint/blob/main/docs"
+
+VANISHING_GRADIENTS = FailureMode(
+    id="vanishing-gradients",
+    title="Vanishing gradients",
+    summary="Gradients shrink geometrically on their way back to the first layers, which then learn "
+    "very slowly or not at all.",
+    why="The gradient of a low layer is a product of per-layer factors. The derivative of a sigmoid "
+    "is at most 0.25 and that of a saturated tanh is near 0, so in a deep stack of them the product "
+    "shrinks with every layer.",
+    static_signs=("a deep stack of sigmoid/tanh-activated hidden layers",),
+    dynamic_signs=(
+        "gradient norms of the first layers orders of magnitude below those of the last",
+        "sigmoid/tanh units saturated (outputs pinned near their limits)",
+    ),
+    remedies=(
+        "use ReLU-family activations in hidden layers, add normalization (BatchNorm/LayerNorm) or "
+        "residual connections",
+        "initialize with Xavier/Glorot (tanh) or Kaiming/He (ReLU) schemes",
+    ),
+)
+
+EXPLODING_GRADIENTS = FailureMode(
+    id="exploding-gradients",
+    title="Exploding gradients",
+    summary="Gradients grow on their way back to the first layers until training diverges "
+    "(loss jumps, becomes inf/NaN).",
+    why="With large weights the same product of per-layer factors is a product of large numbers, so "
+    "the low layers receive huge updates and training cannot converge.",
+    static_signs=(
+        "a deep plain stack with no normalization",
+        "a learning-rate literal far above the usual range for its optimizer",
+        "huge initial weights",
+    ),
+    dynamic_signs=(
+        "per-layer gradient norms above a bound, growing with depth",
+        "inf/NaN in the loss or the gradients",
+    ),
+    remedies=(
+        "lower the learning rate, add normalization (BatchNorm/LayerNorm) and clip gradients "
+        "(torch.nn.utils.clip_grad_norm_ before optimizer.step())",
+        "use a standard initialization instead of large constant or wide-range weights",
+    ),
+)
+
+NON_FINITE = FailureMode(
+    id="non-finite",
+    title="Non-finite values (NaN/Inf)",
+    summary="A forward output, the loss or a gradient contains NaN or Inf; every update after it "
+    "poisons the weights.",
+    why="NaN propagates through every arithmetic operation: one non-finite gradient turns the "
+    "weights it touches into NaN and the model never recovers.",
+    static_signs=(
+        "sigmoid followed by a loss that takes probabilities (log of 0)",
+        "division or log without an epsilon",
+    ),
+    dynamic_signs=("the first tensor (forward output, loss or gradient) that holds NaN/Inf",),
+    remedies=(
+        "find the first layer that produces NaN/Inf; use numerically stable ops (log_softmax, "
+        "BCEWithLogitsLoss, an epsilon in divisions and logs) and a lower learning rate",
+    ),
+)
+
+DEAD_RELU = FailureMode(
+    id="dead-relu",
+    title="Dead ReLU units",
+    summary="ReLU units whose input is negative for every example output 0, pass no gradient and "
+    "may never recover.",
+    why="Once a unit's weighted sum stays below 0 for every input, its gradient is 0 too, so no "
+    "update can bring it back. One large update (a high learning rate) pushing the bias far "
+    "negative is the usual cause.",
+    static_signs=(
+        "a learning rate high enough to knock units out",
+        "a constant negative bias initialization",
+    ),
+    dynamic_signs=("the fraction of ReLU units that output 0 for every example of a batch",),
+    remedies=(
+        "lower the learning rate, use LeakyReLU/GELU-style activations and a standard "
+        "(Kaiming/He) initialization with zero or small positive biases",
+    ),
+)
+
+SATURATION = FailureMode(
+    id="saturation",
+    title="Saturated sigmoid/tanh units",
+    summary="Sigmoid or tanh outputs pinned near their limits, where the derivative is almost 0.",
+    why="A saturated unit passes almost no gradient back: it stops learning and starves the layers "
+    "below it (a cause of vanishing gradients).",
+    static_signs=("sigmoid/tanh fed by unnormalized, large pre-activations",),
+    dynamic_signs=("the fraction of sigmoid/tanh units whose output is within a hair of 0/1 or -1/1",),
+    remedies=(
+        "normalize the inputs of the layer (BatchNorm/LayerNorm), use a smaller initialization "
+        "(Xavier/Glorot), or switch hidden activations to the ReLU family",
+    ),
+)
+
+NO_GRADIENT = FailureMode(
+    id="no-gradient",
+    title="Parameters without a gradient",
+    summary="A parameter that requires grad receives no gradient (or an exactly zero one): it "
+    "never trains.",
+    why="An unused branch, a detached tensor (`.detach()`, `.data`, `torch.no_grad()`), or an "
+    "integer cast cuts the parameter out of the graph, so the optimizer never moves it.",
+    static_signs=("`.detach()`/`.data` on a path to the loss", "modules built but never called"),
+    dynamic_signs=("parameters whose `.grad` is None or all zeros after backward",),
+    remedies=(
+        "call the module in forward (or delete it), remove `.detach()`/`.data` on the path to "
+        "the loss, or set `requires_grad=False` for parameters that are frozen on purpose",
+    ),
+)
+
+DROPOUT_MISUSE = FailureMode(
+    id="dropout-misuse",
+    title="Dropout misuse",
+    summary="Dropout that does nothing (rate 0), drops everything (rate 1), has an impossible "
+    "rate, or stays on at evaluation time.",
+    why="Rate 0 is no regularization at all, usually a leftover; rate 1 zeroes every activation so "
+    "the model learns nothing; functional dropout without `training=self.training` keeps "
+    "dropping units in eval mode, so evaluation is noisy and wrong.",
+    static_signs=(
+        "a dropout layer or call with a literal rate of 0 or 1 (or outside [0, 1])",
+        "functional dropout that stays on at evaluation time",
+    ),
+    dynamic_signs=("dropout active in train mode and off in eval mode, at the rate asked",),
+    remedies=(
+        "use a rate strictly between 0 and 1 (0.1-0.5 is typical), delete dropout you do not "
+        "want, and pass `training=self.training` to functional dropout",
+    ),
+)
+
+FAILURE_MODES: dict[str, FailureMode] = {
+    fm.id: fm
+    for fm in (
+        VANISHING_GRADIENTS,
+        EXPLODING_GRADIENTS,
+        NON_FINITE,
+        DEAD_RELU,
+        SATURATION,
+        NO_GRADIENT,
+        DROPOUT_MISUSE,
+    )
+}
+
+
+def get(mode_id: str) -> FailureMode:
+    """Look a failure mode up by id; raises KeyError naming the known ids."""
+    try:
+        return FAILURE_MODES[mode_id]
+    except KeyError:
+        raise KeyError(
+            f"unknown failure mode {mode_id!r}; known: {', '.join(sorted(FAILURE_MODES))}"
+        ) from None

@@ -1,0 +1,45 @@
+"""Plain data passed between the engine, the runner and the output formats (no libcst import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One diagnostic. Lines and columns are 1-based; ``end_*`` point just past the node."""
+
+    path: str
+    line: int
+    column: int
+    code: str
+    message: str
+    end_line: int
+    end_column: int
+    fixable: bool = False
+    # A short title of the fix (e.g. "Pass `training=self.training`"), when one exists.
+    fix_title: str | None = None
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.code)
+
+
+@dataclass
+class FileResult:
+    """What linting one file produced.
+
+    ``fixed_source`` is set only when fixing was asked for and at least one fix applied; it is the
+    whole new file content and is guaranteed to parse. ``findings`` are the findings that remain
+    after fixing (fixed ones are counted in ``fixed_count``).
+    """
+
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    fixed_source: bytes | None = None
+    fixed_count: int = 0
