@@ -182,3 +182,30 @@ def get(mode_id: str) -> FailureMode:
         raise KeyError(
             f"unknown failure mode {mode_id!r}; known: {', '.join(sorted(FAILURE_MODES))}"
         ) from None
+
+
+def render_markdown() -> str:
+    """The catalog as the Markdown page ``docs/failure-modes.md`` (kept in sync by a test)."""
+    out = [
+        "# Failure modes",
+        "",
+        "<!-- Generated from nnlint/catalog.py by `python -m nnlint.catalog`; do not edit. -->",
+        "",
+        "One catalog shared by both halves: every `nnlint` rule and every `pytest-gradcheck` finding",
+        "names one of these failure modes, so the static risk and the measured symptom are explained",
+        "in the same words.",
+        "",
+    ]
+    for mode in FAILURE_MODES.values():
+        out += [f'<a id="{mode.id}"></a>', f"## {mode.title} (`{mode.id}`)", "", mode.summary, ""]
+        out += ["**Why it hurts training.** " + mode.why, ""]
+        out += ["**Static signs** (what `nnlint` looks for):", ""]
+        out += [f"- {s}" for s in mode.static_signs] + [""]
+        out += ["**Dynamic signs** (what `pytest-gradcheck` measures):", ""]
+        out += [f"- {s}" for s in mode.dynamic_signs] + [""]
+        out += ["**Usual fixes:**", ""] + [f"- {r}" for r in mode.remedies] + [""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")
