@@ -1,0 +1,333 @@
+"""Render findings as concise/full text, ruff-shaped JSON, GitHub annotations or SARIF 2.1.0.
+
+Every renderer takes the findings already sorted and a ``RuleLookup`` giving each code's rule
+metadata (name, severity, url, docs, failure mode), and returns the text to print.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import nnlint
+from nnlint.catalog import FailureMode
+from nnlint.findings import Finding, Severity
+
+OUTPUT_FORMATS = ("concise", "full", "json", "github", "sarif")
+INFORMATION_URI = "https://github.com/nnlint/nnlint"
+
+
+class RuleView(Protocol):
+    """The rule metadata the formats need (``nnlint.rules.RuleMeta`` satisfies it)."""
+
+    code: str
+    name: str
+    message: str
+    severity: Severity
+    failure_mode: FailureMode | None
+    fixable: bool
+    doc: str
+    url: str
+
+
+@dataclass(frozen=True)
+class UnknownRule:
+    """Stand-in for a code missing from the registry (keeps output whole rather than crashing)."""
+
+    code: str
+    name: str = "unknown-rule"
+    message: str = ""
+    severity: Severity = Severity.ERROR
+    failure_mode: FailureMode | None = None
+    fixable: bool = False
+    doc: str = ""
+    url: str = INFORMATION_URI
+
+
+RuleLookup = Callable[[str], RuleView]
+# Returns a file's text lines (for the `full` format), or None when the file cannot be read.
+SourceLookup = Callable[[str], "Sequence[str] | None"]
+
+
+def _fix_marker(finding: Finding) -> str:
+    return "[*] " if finding.fixable else ""
+
+
+def render_concise(findings: Sequence[Finding], rules: RuleLookup) -> str:
+    """``path:row:col: CODE [*] message``, one line per finding (ruff's concise format)."""
+    return "".join(
+        f"{f.path}:{f.line}:{f.column}: {f.code} {_fix_marker(f)}{f.message}\n" for f in findings
+    )
+
+
+def read_source_lines(path: str) -> list[str] | None:
+    """The text lines of ``path`` for source excerpts (undecodable bytes replaced), or None."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    return raw.decode("utf-8", errors="replace").splitlines()
+
+
+def render_full(
+    findings: Sequence[Finding],
+    rules: RuleLookup,
+    source_lines: SourceLookup = read_source_lines,
+) -> str:
+    """The concise line, then the source line with a caret under the span, and the fix title."""
+    out: list[str] = []
+    cache: dict[str, Sequence[str] | None] = {}
+    for f in findings:
+        out.append(f"{f.path}:{f.line}:{f.column}: {f.code} {_fix_marker(f)}{f.message}\n")
+        if f.path not in cache:
+            cache[f.path] = source_lines(f.path)
+        lines = cache[f.path]
+        if lines is not None and 1 <= f.line <= len(lines):
+            text = lines[f.line - 1].expandtabs(1)
+            gutter = len(str(f.line))
+            start = max(f.column - 1, 0)
+            # A span that ends on a later line is underlined to the end of the first line.
+            end = f.end_column - 1 if f.end_line == f.line else len(text.rstrip())
+            width = max(end - start, 1)
+            pad = " " * gutter
+            out.append(f"{pad} |\n")
+            out.append(f"{f.line} | {text}\n")
+            out.append(f"{pad} | {' ' * start}{'^' * width} {f.code}\n")
+            out.append(f"{pad} |\n")
+            if f.fix_title:
+                out.append(f"{pad} = help: {f.fix_title}\n")
+            rule = rules(f.code)
+            if rule.failure_mode is not None:
+                out.append(f"{pad} = note: {rule.failure_mode.title}: {rule.failure_mode.remedy}\n")
+        out.append("\n")
+    return "".join(out)
+
+
+def finding_to_json(f: Finding, rules: RuleLookup) -> dict[str, Any]:
+    """One finding in ruff's JSON shape (plus ``severity`` and ``failure_mode``)."""
+    rule = rules(f.code)
+    fix = None
+    if f.fixable:
+        # Edits are not exposed by the engine; `nnlint check --diff` shows the exact change.
+        fix = {"applicability": "safe", "message": f.fix_title, "edits": []}
+    return {
+        "cell": None,
+        "code": f.code,
+        "end_location": {"column": f.end_column, "row": f.end_line},
+        "filename": os.path.abspath(f.path) if f.path != "-" else f.path,
+        "fix": fix,
+        "location": {"column": f.column, "row": f.line},
+        "message": f.message,
+        "name": rule.name,
+        "noqa_row": f.line,
+        "severity": rule.severity.value,
+        "failure_mode": rule.failure_mode.id if rule.failure_mode is not None else None,
+        "url": rule.url,
+    }
+
+
+def render_json(findings: Sequence[Finding], rules: RuleLookup) -> str:
+    return json.dumps([finding_to_json(f, rules) for f in findings], indent=2) + "\n"
+
+
+def _gh_data(text: str) -> str:
+    # GitHub workflow-command escaping for the message part.
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(text: str) -> str:
+    return _gh_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(findings: Sequence[Finding], rules: RuleLookup) -> str:
+    """GitHub Actions workflow commands: one ``::error``/``::warning`` annotation per finding."""
+    out = []
+    for f in findings:
+        rule = rules(f.code)
+        level = "error" if rule.severity is Severity.ERROR else "warning"
+        props = ",".join(
+            [
+                f"file={_gh_property(f.path)}",
+                f"line={f.line}",
+                f"col={f.column}",
+                f"endLine={f.end_line}",
+                f"endColumn={f.end_column}",
+                f"title={_gh_property(f'{f.code} ({rule.name})')}",
+            ]
+        )
+        out.append(f"::{level} {props}::{_gh_data(f'{f.code} {f.message}')}\n")
+    return "".join(out)
+
+
+def _first_paragraph(doc: str) -> str:
+    """The first prose paragraph of a ruff-shaped rule doc (skipping `## What it does`)."""
+    paragraph: list[str] = []
+    for line in doc.strip().splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            if paragraph:
+                break
+            continue
+        if not stripped:
+            if paragraph:
+                break
+            continue
+        paragraph.append(stripped)
+    return " ".join(paragraph)
+
+
+def _sarif_uri(path: str) -> dict[str, str]:
+    if path == "-":
+        return {"uri": "stdin"}
+    abs_path = os.path.abspath(path)
+    cwd = os.getcwd()
+    rel = os.path.relpath(abs_path, cwd)
+    if rel.startswith(os.pardir):
+        return {"uri": pathlib.Path(abs_path).as_uri()}
+    return {"uri": pathlib.PurePath(rel).as_posix(), "uriBaseId": "%SRCROOT%"}
+
+
+def sarif_rule(rule: RuleView) -> dict[str, Any]:
+    tags = ["nnlint"]
+    full = _first_paragraph(rule.doc) or rule.message
+    if rule.failure_mode is not None:
+        tags += [rule.failure_mode.id, rule.failure_mode.title]
+        full = f"{full} ({rule.failure_mode.title}: {rule.failure_mode.summary})"
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.message or rule.name},
+        "fullDescription": {"text": full},
+        "help": {"text": rule.doc or rule.message, "markdown": rule.doc or rule.message},
+        "helpUri": rule.url,
+        "defaultConfiguration": {"level": rule.severity.value},
+        "properties": {"tags": tags, "fixable": rule.fixable},
+    }
+
+
+def render_sarif(
+    findings: Sequence[Finding],
+    rules: RuleLookup,
+    all_rules: Sequence[RuleView] = (),
+) -> str:
+    """A SARIF 2.1.0 log that GitHub code scanning accepts (rules listed in the driver)."""
+    listed = sorted({r.code: r for r in [*all_rules, *(rules(f.code) for f in findings)]}.items())
+    index = {code: i for i, (code, _) in enumerate(listed)}
+    results = []
+    for f in findings:
+        rule = rules(f.code)
+        results.append(
+            {
+                "ruleId": f.code,
+                "ruleIndex": index[f.code],
+                "level": rule.severity.value,
+                "message": {"text": f.message},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": _sarif_uri(f.path),
+                            "region": {
+                                "startLine": f.line,
+                                "startColumn": f.column,
+                                "endLine": f.end_line,
+                                "endColumn": f.end_column,
+                            },
+                        }
+                    }
+                ],
+            }
+        )
+    log = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "nnlint",
+                        "version": nnlint.__version__,
+                        "informationUri": INFORMATION_URI,
+                        "rules": [sarif_rule(rule) for _, rule in listed],
+                    }
+                },
+                "originalUriBaseIds": {
+                    "%SRCROOT%": {"uri": pathlib.Path(os.getcwd()).as_uri() + "/"}
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2) + "\n"
+
+
+def render_statistics(findings: Sequence[Finding], rules: RuleLookup) -> str:
+    """Count per code, most frequent first (ruff's ``--statistics``): ``count  CODE  [*] name``."""
+    counts = Counter(f.code for f in findings)
+    fixable = {f.code for f in findings if f.fixable}
+    if not counts:
+        return ""
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    count_width = max(len(str(n)) for _, n in rows)
+    code_width = max(len(code) for code, _ in rows)
+    return "".join(
+        f"{n:>{count_width}}\t{code:<{code_width}}\t{'[*]' if code in fixable else '[ ]'} "
+        f"{rules(code).name}\n"
+        for code, n in rows
+    )
+
+
+def render_statistics_json(findings: Sequence[Finding], rules: RuleLookup) -> str:
+    counts = Counter(f.code for f in findings)
+    fixable = Counter(f.code for f in findings if f.fixable)
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return (
+        json.dumps(
+            [
+                {
+                    "code": code,
+                    "name": rules(code).name,
+                    "count": n,
+                    "fixable": fixable[code] > 0,
+                    "fixable_count": fixable[code],
+                }
+                for code, n in rows
+            ],
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+def render(
+    output_format: str,
+    findings: Sequence[Finding],
+    rules: RuleLookup,
+    *,
+    all_rules: Sequence[RuleView] = (),
+    sources: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """Dispatch on ``output_format`` (one of ``OUTPUT_FORMATS``)."""
+    if output_format == "concise":
+        return render_concise(findings, rules)
+    if output_format == "full":
+
+        def lookup(path: str) -> Sequence[str] | None:
+            if sources is not None and path in sources:
+                return sources[path]
+            return read_source_lines(path)
+
+        return render_full(findings, rules, lookup)
+    if output_format == "json":
+        return render_json(findings, rules)
+    if output_format == "github":
+        return render_github(findings, rules)
+    if output_format == "sarif":
+        return render_sarif(findings, rules, all_rules)
+    raise ValueError(f"unknown output format {output_format!r}; choose from {OUTPUT_FORMATS}")
