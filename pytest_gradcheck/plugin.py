@@ -1,0 +1,564 @@
+"""The pytest-gradcheck plugin: options, ini keys, the ``gradcheck`` marker, fixtures and summary.
+
+Importing this module must stay cheap: torch, numpy and matplotlib are imported only inside the
+fixtures and hooks of tests that use the plugin, so suites that never probe a model pay nothing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import pytest
+
+from pytest_gradcheck.bounds import Bounds, BoundsError
+
+if TYPE_CHECKING:
+    from pytest_gradcheck.report import GradientReport
+
+#: How many failing findings the terminal summary lists (all of them with -v).
+_SUMMARY_FINDINGS = 10
+#: The TestReport attribute that carries the probe records from xdist workers to the controller.
+_REPORT_ATTR = "gradcheck_records"
+
+_settings_key = pytest.StashKey["GradcheckSettings"]()
+_item_bounds_key = pytest.StashKey[Bounds]()
+_pending_key = pytest.StashKey["list[dict[str, Any]]"]()
+_rng_key = pytest.StashKey[Any]()
+
+
+class GradcheckSettings:
+    """The run-wide configuration, resolved once at start-up from ini options and the CLI."""
+
+    def __init__(self, bounds: Bounds, seed: int | None, report_dir: Path | None) -> None:
+        self.bounds = bounds
+        self.seed = seed
+        self.report_dir = report_dir
+
+
+# --------------------------------------------------------------------------------------------
+# Options, ini keys and the marker
+
+
+def _addini_scalar(parser: pytest.Parser, name: str, help: str, kind: type) -> None:
+    # Native TOML config ([tool.pytest], pytest >= 9) keeps numbers typed; an ini file gives
+    # strings. Accept both where pytest can say so, and validate the value ourselves either way
+    # so that a bad value is reported with the option's name.
+    try:
+        parser.addini(name, help, type=kind | str, default=None)  # type: ignore[operator]
+    except (TypeError, ValueError, AssertionError):
+        parser.addini(name, help, default=None)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gradcheck", "gradient health checks (pytest-gradcheck)")
+    group.addoption(
+        "--gradcheck-report",
+        metavar="DIR",
+        default=None,
+        help="write each probed test's gradient report to DIR as JSON, and a gradient-flow "
+        "PNG when matplotlib is installed.",
+    )
+    group.addoption(
+        "--gradcheck-seed",
+        metavar="SEED",
+        default=None,
+        help="seed torch with SEED before each test that uses the gradcheck fixture "
+        "('none' to leave the RNG alone); overrides the gradcheck_seed ini option.",
+    )
+    defaults = Bounds()
+    for name in Bounds.names():
+        if name == "ignore":
+            parser.addini(
+                "gradcheck_ignore",
+                "module paths or globs no gradcheck check looks at (default: none).",
+                type="args",
+            )
+            continue
+        _addini_scalar(
+            parser,
+            f"gradcheck_{name}",
+            f"default gradcheck bound {name} (default: {getattr(defaults, name):g}).",
+            float,
+        )
+    _addini_scalar(
+        parser,
+        "gradcheck_seed",
+        "seed torch with this integer before each test that uses the gradcheck fixture; "
+        "'none' leaves the RNG alone (default: 0).",
+        int,
+    )
+
+
+def _read_ini_bounds(config: pytest.Config) -> Bounds:
+    bounds = Bounds()
+    where = f" in {config.inipath}" if config.inipath else ""
+    for name in Bounds.names():
+        option = f"gradcheck_{name}"
+        value = config.getini(option)
+        if name == "ignore":
+            if not value:
+                continue
+            value = " ".join(value)
+        elif value is None or value == "":
+            continue
+        try:
+            bounds = bounds.merged({name: value}, source=f"ini option {option}{where}")
+        except BoundsError as error:
+            raise pytest.UsageError(str(error)) from None
+    return bounds
+
+
+def _parse_seed(value: Any, source: str) -> int | None:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str) and value.strip().lower() in ("none", "off"):
+        return None
+    try:
+        seed = int(str(value).strip()) if not isinstance(value, int) else value
+    except ValueError:
+        seed = -1
+    if isinstance(value, bool) or seed < 0:
+        raise pytest.UsageError(
+            f"{source}: expected a non-negative integer seed or 'none', got {value!r}"
+        )
+    return seed
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "gradcheck(**bounds): override gradcheck bounds for this test, e.g. "
+        "@pytest.mark.gradcheck(max_dead_fraction=0.8, ignore=['head.*']). "
+        f"Known bounds: {', '.join(Bounds.names())}.",
+    )
+    bounds = _read_ini_bounds(config)
+    cli_seed = config.getoption("gradcheck_seed")
+    if cli_seed is not None:
+        seed = _parse_seed(cli_seed, "--gradcheck-seed")
+    else:
+        where = f" in {config.inipath}" if config.inipath else ""
+        seed = _parse_seed(config.getini("gradcheck_seed"), f"ini option gradcheck_seed{where}")
+    report_dir = config.getoption("gradcheck_report")
+    report_path = None
+    if report_dir:
+        report_path = Path(config.invocation_params.dir, report_dir).resolve()
+        if report_path.exists() and not report_path.is_dir():
+            raise pytest.UsageError(
+                f"--gradcheck-report: {report_path} exists and is not a directory"
+            )
+        report_path.mkdir(parents=True, exist_ok=True)
+    settings = GradcheckSettings(bounds, seed, report_path)
+    config.stash[_settings_key] = settings
+    config.pluginmanager.register(GradcheckSummary(settings), "gradcheck-summary")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    settings = config.stash[_settings_key]
+    try:
+        torch = f"torch {version('torch')}"
+    except PackageNotFoundError:
+        torch = "torch not installed"
+    seed = "seed none" if settings.seed is None else f"seed {settings.seed}"
+    return f"gradcheck: {torch}, {seed}, bounds {_format_bounds(settings.bounds)}"
+
+
+def _format_bounds(bounds: Bounds) -> str:
+    parts = []
+    for name, value in bounds.as_dict().items():
+        if name == "ignore":
+            if value:
+                parts.append(f"ignore={','.join(value)}")
+        else:
+            parts.append(f"{name}={value:g}")
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Per-test bounds (ini -> marker) and seeding
+
+
+def _marker_bounds(item: pytest.Item, base: Bounds) -> Bounds:
+    """The bounds of ``item``: ini defaults overridden by module, class, then function markers."""
+    bounds = base
+    # iter_markers yields the closest marker first; apply the farthest first so the closest wins.
+    for marker in reversed(list(item.iter_markers("gradcheck"))):
+        if marker.args:
+            raise BoundsError(
+                f"@pytest.mark.gradcheck takes keyword arguments only (got positional "
+                f"{', '.join(map(repr, marker.args))}); known bounds: {', '.join(Bounds.names())}"
+            )
+        bounds = bounds.merged(marker.kwargs, source="@pytest.mark.gradcheck")
+    return bounds
+
+
+def _uses_gradcheck(item: pytest.Item) -> bool:
+    names = getattr(item, "fixturenames", ())
+    return "gradcheck" in names or "gradcheck_bounds" in names
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    settings = item.config.stash[_settings_key]
+    try:
+        item.stash[_item_bounds_key] = _marker_bounds(item, settings.bounds)
+    except BoundsError as error:
+        pytest.fail(str(error), pytrace=False)
+    if settings.seed is not None and _uses_gradcheck(item):
+        # Seed before any fixture runs, so models and inputs built by fixtures or in the test
+        # body are reproducible too; the previous RNG state comes back at teardown.
+        item.stash[_rng_key] = _seed_torch(settings.seed)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    yield
+    saved = item.stash.get(_rng_key, None)
+    if saved is not None:
+        del item.stash[_rng_key]
+        _restore_torch_rng(saved)
+
+
+def _seed_torch(seed: int) -> tuple[Any, Any]:
+    import torch
+
+    cpu_state = torch.get_rng_state()
+    cuda_states = None
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        cuda_states = torch.cuda.get_rng_state_all()
+    torch.manual_seed(seed)
+    return cpu_state, cuda_states
+
+
+def _restore_torch_rng(saved: tuple[Any, Any]) -> None:
+    import torch
+
+    cpu_state, cuda_states = saved
+    torch.set_rng_state(cpu_state)
+    if cuda_states is not None:
+        torch.cuda.set_rng_state_all(cuda_states)
+
+
+# --------------------------------------------------------------------------------------------
+# Fixtures
+
+
+class GradcheckFixture:
+    """The ``gradcheck`` fixture: probe a model, assert its gradients are healthy, keep the report.
+
+    Bounds are merged in this order, the later winning: ini options, ``@pytest.mark.gradcheck``
+    markers, then the keyword arguments of the call.
+    """
+
+    def __init__(self, item: pytest.Item, bounds: Bounds, settings: GradcheckSettings) -> None:
+        self._item = item
+        self._settings = settings
+        self.bounds = bounds
+        #: Every report this fixture produced in the test, passing or failing, in call order.
+        self.reports: list[GradientReport] = []
+
+    def __call__(
+        self,
+        model: Any,
+        inputs: Any,
+        target: Any = None,
+        loss_fn: Callable[..., Any] | None = None,
+        **bounds: Any,
+    ) -> GradientReport:
+        """Run one forward/backward pass of ``model`` and assert the gradients are healthy.
+
+        Returns the ``GradientReport``; raises ``AssertionError`` with a per-layer diagnosis.
+        """
+        __tracebackhide__ = True
+        try:
+            effective = self.bounds.merged(bounds, source="gradcheck(...)")
+        except BoundsError as error:
+            pytest.fail(str(error), pytrace=False)
+        from pytest_gradcheck.assertions import assert_gradients_healthy
+
+        try:
+            report = assert_gradients_healthy(model, inputs, target, loss_fn, bounds=effective)
+        except AssertionError as failure:
+            failed_report = getattr(failure, "report", None)
+            if failed_report is not None:
+                self._record(failed_report, effective)
+            raise
+        self._record(report, effective)
+        return report
+
+    def _record(self, report: GradientReport, bounds: Bounds) -> None:
+        self.reports.append(report)
+        call = len(self.reports)
+        data = report.to_dict()
+        record = _summarise(data, bounds, self._item.nodeid, call)
+        settings = self._settings
+        if settings.report_dir is not None:
+            record["files"] = _write_report_files(
+                settings.report_dir, self._item.nodeid, call, data, bounds, settings.seed, record
+            )
+        self._item.stash.setdefault(_pending_key, []).append(record)
+
+
+@pytest.fixture
+def gradcheck_bounds(request: pytest.FixtureRequest) -> Bounds:
+    """The effective gradcheck bounds of this test: ini options overridden by its markers."""
+    item = request.node
+    bounds = item.stash.get(_item_bounds_key, None)
+    if bounds is None:  # a fixture requested outside the normal runtest protocol
+        bounds = _marker_bounds(item, request.config.stash[_settings_key].bounds)
+    return bounds
+
+
+@pytest.fixture
+def gradcheck(request: pytest.FixtureRequest, gradcheck_bounds: Bounds) -> GradcheckFixture:
+    """Callable as ``gradcheck(model, inputs, target=None, loss_fn=None, **bounds)``.
+
+    Probes one forward/backward pass, asserts the gradients are healthy under the merged bounds
+    (ini options, then ``@pytest.mark.gradcheck``, then the call's keywords) and returns the
+    ``GradientReport``. Each report is kept for the terminal summary and ``--gradcheck-report``.
+    """
+    return GradcheckFixture(request.node, gradcheck_bounds, request.config.stash[_settings_key])
+
+
+# --------------------------------------------------------------------------------------------
+# Records: what the summary and the report directory need from one probe, JSON-able
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _is_ignored(name: str, ignore: tuple[str, ...]) -> bool:
+    return any(name == pattern or fnmatch.fnmatchcase(name, pattern) for pattern in ignore)
+
+
+def _summarise(data: dict[str, Any], bounds: Bounds, nodeid: str, call: int) -> dict[str, Any]:
+    """Reduce a report to the problems and, per bound, the value that came closest to it."""
+    layers = [
+        layer
+        for layer in data.get("layers") or []
+        if not _is_ignored(str(layer.get("name", "")), bounds.ignore)
+    ]
+    activations = [
+        act
+        for act in data.get("activations") or []
+        if not _is_ignored(str(act.get("name", "")), bounds.ignore)
+    ]
+    extremes: dict[str, dict[str, Any]] = {}
+    known = Bounds.names()
+
+    def keep(bound: str, value: Any, where: str, worst: Callable[[float, float], bool]) -> None:
+        number = _finite(value)
+        if number is None or math.isnan(number) or bound not in known:
+            return
+        current = extremes.get(bound)
+        if current is None or worst(number, current["value"]):
+            extremes[bound] = {"value": number, "module": where, "bound": getattr(bounds, bound)}
+
+    for layer in layers:
+        name = str(layer.get("name") or "<model>")
+        keep("max_grad_norm", layer.get("grad_norm"), name, lambda a, b: a > b)
+        # min_grad_norm is about weight layers: norm scales and biases are smaller by nature.
+        if layer.get("is_weight_layer", True):
+            keep("min_grad_norm", layer.get("grad_rms"), name, lambda a, b: a < b)
+    for act in activations:
+        name = f"{act.get('name', '?')} ({act.get('kind', 'activation')})"
+        keep("max_dead_fraction", act.get("dead_fraction"), name, lambda a, b: a > b)
+        keep("max_saturated_fraction", act.get("saturated_fraction"), name, lambda a, b: a > b)
+    pair = data.get("vanishing_pair")
+    if pair:
+        span = f"{pair[0]} / {pair[-1]}"
+        # One first/last ratio, two bounds: too small is vanishing, too large is exploding.
+        keep("min_vanishing_ratio", data.get("vanishing_ratio"), span, lambda a, b: a < b)
+        keep("max_exploding_ratio", data.get("vanishing_ratio"), span, lambda a, b: a > b)
+
+    problems = []
+    for problem in data.get("problems") or []:
+        problems.append(
+            {
+                key: _jsonable(problem.get(key))
+                for key in ("code", "title", "module", "value", "bound", "bound_name", "message")
+            }
+        )
+    return {
+        "nodeid": nodeid,
+        "call": call,
+        "ok": not problems,
+        "problems": problems,
+        "extremes": extremes,
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def report_basename(nodeid: str, call: int = 1) -> str:
+    """A file-system-safe, stable name for the ``call``-th probe of the test ``nodeid``."""
+    name = _UNSAFE.sub("_", nodeid.replace("::", "__")).strip("_.") or "test"
+    if len(name) > 120:
+        # Long parametrised ids: keep a readable prefix, stay unique with a hash of the id.
+        digest = hashlib.sha1(nodeid.encode()).hexdigest()[:10]
+        name = f"{name[:108]}-{digest}"
+    return name if call == 1 else f"{name}-call{call}"
+
+
+def _write_report_files(
+    directory: Path,
+    nodeid: str,
+    call: int,
+    data: dict[str, Any],
+    bounds: Bounds,
+    seed: int | None,
+    record: dict[str, Any],
+) -> list[str]:
+    base = directory / report_basename(nodeid, call)
+    document = {
+        "test": nodeid,
+        "call": call,
+        "ok": record["ok"],
+        "seed": seed,
+        "effective_bounds": {k: _jsonable(v) for k, v in bounds.as_dict().items()},
+        "report": data,
+    }
+    json_path = base.with_name(base.name + ".json")
+    # allow_nan: NaN/Inf gradients are the finding, keep them as JavaScript-style literals.
+    json_path.write_text(json.dumps(document, indent=2, default=_jsonable) + "\n")
+    written = [str(json_path)]
+    from pytest_gradcheck.plot import plot_gradient_flow
+
+    png_path = base.with_name(base.name + ".png")
+    if plot_gradient_flow(
+        data, bounds, png_path, title=nodeid if call == 1 else f"{nodeid} #{call}"
+    ):
+        written.append(str(png_path))
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# Carrying records across xdist workers, and the terminal summary
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    pending = item.stash.get(_pending_key, None)
+    if pending:
+        # Attach to the report of the phase that probed: TestReport keeps extra attributes
+        # through xdist's serialisation, so the controller sees them in pytest_runtest_logreport.
+        report = outcome.get_result()
+        setattr(report, _REPORT_ATTR, list(pending))
+        pending.clear()
+
+
+def _is_upper(bound_name: str) -> bool:
+    """``max_*`` bounds are upper limits, ``min_*`` lower ones."""
+    return bound_name.startswith("max_")
+
+
+def _margin(bound_name: str, value: float, bound: float) -> float:
+    """How far inside its bound a value is, in decades (negative: outside, the bound broken)."""
+    upper = _is_upper(bound_name)
+    if value > 0 and bound > 0:
+        return math.log10(bound / value) if upper else math.log10(value / bound)
+    if value == bound:
+        return 0.0
+    inside = value < bound if upper else value > bound
+    return math.inf if inside else -math.inf
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+class GradcheckSummary:
+    """Gathers the probe records of the session (from every xdist worker) and prints the summary.
+
+    Registered per config in ``pytest_configure``, so nested in-process sessions (pytester) keep
+    their records apart.
+    """
+
+    def __init__(self, settings: GradcheckSettings) -> None:
+        self.settings = settings
+        self.records: list[dict[str, Any]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        records = getattr(report, _REPORT_ATTR, None)
+        if records:
+            self.records.extend(records)
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        if self.records:
+            write_summary(terminalreporter, self.records, self.settings, config.get_verbosity())
+
+
+def write_summary(
+    terminalreporter: Any,
+    records: list[dict[str, Any]],
+    settings: GradcheckSettings,
+    verbosity: int = 0,
+) -> None:
+    """Print the worst value of each bound over the run, the findings and the report dir."""
+    write = terminalreporter.write_line
+    terminalreporter.write_sep("=", "gradcheck summary")
+    tests = {r["nodeid"] for r in records}
+    failing = [r for r in records if not r["ok"]]
+    write(
+        f"{len(records)} probe(s) in {len(tests)} test(s); "
+        f"{len(failing)} with problems, {len(records) - len(failing)} healthy"
+    )
+
+    worst: dict[str, tuple[float, dict[str, Any], str]] = {}
+    for record in records:
+        for name, extreme in record["extremes"].items():
+            margin = _margin(name, extreme["value"], extreme["bound"])
+            if name not in worst or margin < worst[name][0]:
+                worst[name] = (margin, extreme, record["nodeid"])
+    if worst:
+        write("closest to each bound over the run (value vs bound, where):")
+        width = max(len(n) for n in worst)
+        for name in Bounds.names():
+            if name not in worst:
+                continue
+            margin, extreme, nodeid = worst[name]
+            relation = "<=" if _is_upper(name) else ">="
+            flag = "  BROKEN" if margin < 0 else ""
+            write(
+                f"  {name:<{width}}  {_fmt(extreme['value'])} (bound {relation} "
+                f"{_fmt(extreme['bound'])})  {nodeid}  {extreme['module']}{flag}"
+            )
+
+    findings = [(r["nodeid"], problem) for r in failing for problem in r["problems"]]
+    if findings:
+        shown = findings if verbosity > 0 else findings[:_SUMMARY_FINDINGS]
+        write(f"findings ({len(shown)} of {len(findings)} shown, -v shows all):")
+        for nodeid, problem in shown:
+            value, bound = problem.get("value"), problem.get("bound")
+            measured = ""
+            if value is not None:
+                measured = f"  {problem.get('bound_name') or 'value'} {_fmt(value)}"
+                if bound is not None:
+                    measured += f" vs bound {_fmt(bound)}"
+            write(f"  {nodeid}  {problem.get('code')}  {problem.get('module') or '-'}{measured}")
+    if settings.report_dir is not None:
+        files = sum(len(r.get("files", ())) for r in records)
+        write(f"gradcheck reports: {settings.report_dir} ({files} file(s))")
