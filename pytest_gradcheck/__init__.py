@@ -9,18 +9,33 @@ from typing import Any
 
 from pytest_gradcheck.bounds import Bounds, BoundsError
 
+_ASSERTIONS = (
+    "assert_gradients_healthy",
+    "assert_grad_norms_within",
+    "assert_no_vanishing_gradients",
+    "assert_no_exploding_gradients",
+    "assert_relu_alive",
+    "assert_no_saturation",
+    "assert_all_parameters_get_gradients",
+    "assert_finite_gradients",
+)
+
 __all__ = [
     "Bounds",
     "BoundsError",
+    "GradcheckUsageError",
     "GradientReport",
+    "Problem",
     "probe",
-    "assert_gradients_healthy",
+    *_ASSERTIONS,
 ]
 
 _LAZY = {
     "probe": "pytest_gradcheck.probe",
+    "GradcheckUsageError": "pytest_gradcheck.probe",
     "GradientReport": "pytest_gradcheck.report",
-    "assert_gradients_healthy": "pytest_gradcheck.assertions",
+    "Problem": "pytest_gradcheck.report",
+    **{name: "pytest_gradcheck.assertions" for name in _ASSERTIONS},
 }
 
 

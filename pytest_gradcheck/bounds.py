@@ -7,8 +7,9 @@ The same names are used as keyword arguments of the assertion helpers, as kwargs
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Any, Mapping
+from typing import Any
 
 
 class BoundsError(ValueError):
@@ -25,6 +26,8 @@ class Bounds:
     """Vanishing: the smallest per-element (RMS) gradient of any weight layer allowed."""
     min_vanishing_ratio: float = 1e-5
     """Vanishing: the smallest first-layer / last-layer gradient scale ratio allowed."""
+    max_exploding_ratio: float = 1e2
+    """Exploding: the largest first-layer / last-layer gradient scale ratio allowed."""
     max_dead_fraction: float = 0.5
     """Dead ReLU: the largest fraction of units of one activation that may be dead on the batch."""
     max_saturated_fraction: float = 0.5
@@ -60,7 +63,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         if isinstance(value, str):
             value = [v for v in value.replace(",", " ").split() if v]
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise BoundsError(f"{source}: 'ignore' must be a list of module paths or globs, got {value!r}")
+            raise BoundsError(
+                f"{source}: 'ignore' must be a list of module paths or globs, got {value!r}"
+            )
         return tuple(value)
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise BoundsError(f"{source}: {name!r} must be a number, got {value!r}")

@@ -1,0 +1,714 @@
+"""One real forward and backward pass of a model, measured with cheap hooks; the model is unchanged.
+
+Per parameterised layer (in forward order) it reads gradient and weight norms after backward in one
+batched call; activation statistics are reduced to per-unit masks on the device by forward hooks on
+activation modules and a ``TorchFunctionMode`` for functional calls; every number crosses to the
+host in a single transfer. Train/eval mode, ``.grad``, ``requires_grad``, buffers, hooks and RNG
+state are restored in ``finally``, whatever happens.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.overrides import TorchFunctionMode
+
+from pytest_gradcheck.bounds import Bounds
+from pytest_gradcheck.checks import find_problems, vanishing_ratio
+from pytest_gradcheck.report import ActivationStats, GradientReport, LayerStats, NonFiniteSite
+
+__all__ = ["GradcheckUsageError", "probe"]
+
+LossFn = Callable[..., Tensor]
+
+# A sigmoid/tanh unit is saturated when its output is within 1% of its range from a limit for
+# every example: the local derivative is then below ~4% (sigmoid) or ~4% (tanh) of its maximum.
+_SATURATION_MARGIN = 0.01
+
+_DEAD_MODULES: tuple[tuple[type[nn.Module], str], ...] = ((nn.ReLU6, "relu6"), (nn.ReLU, "relu"))
+_SATURATING_MODULES: tuple[tuple[type[nn.Module], str], ...] = (
+    (nn.Sigmoid, "sigmoid"),
+    (nn.Tanh, "tanh"),
+)
+# Composite activations (GELU's tanh approximation, SiLU = x * sigmoid(x), Mish) call
+# tanh/sigmoid internally; those inner calls are not hidden units and must not be counted.
+_COMPOSITE_ACTIVATION = re.compile(r"gelu|silu|swish|mish|glu|softplus", re.IGNORECASE)
+
+
+def _functional_activations() -> dict[Any, str]:
+    table: dict[Any, str] = {}
+    candidates = {
+        "relu": [F.relu, F.relu_, torch.relu, torch.relu_, Tensor.relu, Tensor.relu_],
+        "relu6": [F.relu6],
+        "sigmoid": [F.sigmoid, torch.sigmoid, Tensor.sigmoid, Tensor.sigmoid_],
+        "tanh": [F.tanh, torch.tanh, Tensor.tanh, Tensor.tanh_],
+    }
+    for name in ("sigmoid_", "tanh_"):
+        if hasattr(torch, name):
+            candidates[name.rstrip("_")].append(getattr(torch, name))
+    for kind, funcs in candidates.items():
+        for func in funcs:
+            table[func] = kind
+    return table
+
+
+_FUNCTIONAL = _functional_activations()
+
+
+class GradcheckUsageError(ValueError):
+    """The probe cannot run on what it was given (no parameters, no usable loss, wrong device)."""
+
+
+def probe(
+    model: nn.Module,
+    inputs: Any,
+    target: Any = None,
+    loss_fn: LossFn | None = None,
+    *,
+    bounds: Bounds | None = None,
+    train: bool = True,
+    seed: int | None = None,
+) -> GradientReport:
+    """Run one forward and backward pass of ``model`` on ``inputs`` and measure gradient health.
+
+    ``inputs`` is a tensor (``model(x)``), a tuple/list (``model(*inputs)``) or a mapping
+    (``model(**inputs)``). The loss is ``loss_fn(prediction, target)`` (``loss_fn(prediction)``
+    without a target) when given; else the output's ``loss`` (Hugging Face style); else
+    cross-entropy for an integer target, MSE for a float target, BCE-with-logits for a bool target;
+    else the mean of the prediction. The prediction is the output tensor, the first tensor of a
+    tuple/list, or the ``logits`` of a dict/model output.
+
+    The model runs in train mode by default (``train=False``: eval mode), as training does:
+    dropout and batch norm behave as they do during training. ``seed`` seeds torch's RNG for the
+    pass. Nothing is left changed: module modes, ``.grad`` values, ``requires_grad``, buffers
+    (batch-norm running statistics), hooks and RNG states are restored.
+    """
+    __tracebackhide__ = True
+    if not isinstance(model, nn.Module):
+        raise GradcheckUsageError(
+            f"gradcheck needs a torch.nn.Module, got {type(model).__name__}; pass the model, "
+            f"not its output or its parameters"
+        )
+    bounds = Bounds() if bounds is None else bounds
+    if not isinstance(bounds, Bounds):
+        raise GradcheckUsageError(
+            f"bounds must be a pytest_gradcheck.Bounds, got {type(bounds).__name__}; pass bound "
+            f"values as keyword arguments instead"
+        )
+    named = _named_parameters(model)
+    trainable = [(n, p) for n, p in named if p.requires_grad]
+    if not named:
+        raise GradcheckUsageError(
+            f"{type(model).__name__} has no parameters, so there is no gradient to check"
+        )
+    if not trainable:
+        raise GradcheckUsageError(
+            f"every parameter of {type(model).__name__} has requires_grad=False; unfreeze the "
+            f"layers you want checked (or ignore the model)"
+        )
+    device = _model_device(named)
+    _check_devices(inputs, "inputs", device)
+    _check_devices(target, "target", device)
+
+    state = _SavedState(model, [p for _, p in named], device)
+    recorder = _Recorder(model)
+    try:
+        model.train(train)
+        if seed is not None:
+            _seed(seed, device)
+        rng_at_start = _rng_state(device)
+        for p in state.params:
+            p.grad = None
+        recorder.attach()
+        try:
+            with torch.enable_grad(), recorder.mode:
+                output = _call(model, inputs)
+        except Exception as exc:
+            if hasattr(exc, "add_note"):
+                exc.add_note(
+                    f"(raised by {type(model).__name__}.forward during a gradcheck probe; "
+                    f"the model's state was restored)"
+                )
+            raise
+        finally:
+            recorder.detach()
+        prediction, loss = _loss(output, target, loss_fn)
+        params = [p for _, p in trainable]
+        torch.autograd.backward(loss, inputs=params)
+        report = _measure(model, trainable, recorder, prediction, loss, device, train, bounds)
+        if report.nonfinite is not None and report.nonfinite.where in ("forward", "loss"):
+            # Replay the identical forward (same RNG, same buffers) to find the first culprit.
+            state.restore_buffers()
+            _set_rng_state(device, rng_at_start)
+            report.nonfinite = _locate_nonfinite_forward(
+                model, inputs, report.nonfinite, _is_finite_tree(inputs)
+            )
+        report.problems = find_problems(report, bounds)
+        return report
+    finally:
+        recorder.detach()
+        state.restore()
+
+
+# --- model, inputs and loss ----------------------------------------------------------------------
+
+
+def _named_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    return list(model.named_parameters())
+
+
+def _model_device(named: list[tuple[str, nn.Parameter]]) -> torch.device:
+    return named[0][1].device
+
+
+def _iter_tensors(obj: Any, depth: int = 0) -> list[Tensor]:
+    if isinstance(obj, Tensor):
+        return [obj]
+    if depth > 4:
+        return []
+    if isinstance(obj, Mapping):
+        return [t for v in obj.values() for t in _iter_tensors(v, depth + 1)]
+    if isinstance(obj, (list, tuple)):
+        return [t for v in obj for t in _iter_tensors(v, depth + 1)]
+    return []
+
+
+def _check_devices(obj: Any, what: str, device: torch.device) -> None:
+    __tracebackhide__ = True
+    for tensor in _iter_tensors(obj):
+        if tensor.device != device:
+            raise GradcheckUsageError(
+                f"{what} are on {tensor.device} but the model is on {device}; move them with "
+                f".to({str(device)!r}) (or the model with .to({str(tensor.device)!r}))"
+            )
+
+
+def _call(model: nn.Module, inputs: Any) -> Any:
+    if isinstance(inputs, Tensor):
+        return model(inputs)
+    if isinstance(inputs, Mapping):
+        return model(**inputs)
+    if isinstance(inputs, (tuple, list)):
+        return model(*inputs)
+    # Hugging Face BatchEncoding is a UserDict, not a dict: treat any mapping-like as kwargs.
+    if hasattr(inputs, "keys") and hasattr(inputs, "__getitem__"):
+        return model(**{k: inputs[k] for k in inputs.keys()})
+    return model(inputs)
+
+
+def _split_output(output: Any) -> tuple[Tensor | None, Any]:
+    """(prediction tensor, loss from the output or None)."""
+    if isinstance(output, Tensor):
+        return output, None
+    if isinstance(output, Mapping):
+        loss = output.get("loss")
+        prediction = output.get("logits")
+        if prediction is None:
+            prediction = next((v for v in output.values() if isinstance(v, Tensor)), None)
+        return prediction, loss
+    if hasattr(output, "loss") or hasattr(output, "logits"):
+        prediction = getattr(output, "logits", None)
+        return prediction if isinstance(prediction, Tensor) else None, getattr(output, "loss", None)
+    if isinstance(output, (tuple, list)):
+        return next((v for v in output if isinstance(v, Tensor)), None), None
+    return None, None
+
+
+def _loss(output: Any, target: Any, loss_fn: LossFn | None) -> tuple[Tensor | None, Tensor]:
+    __tracebackhide__ = True
+    prediction, output_loss = _split_output(output)
+    with torch.enable_grad():
+        if loss_fn is not None:
+            if prediction is None:
+                raise GradcheckUsageError(
+                    f"the model returned {type(output).__name__} with no tensor to pass to "
+                    f"loss_fn; return a tensor, a tuple starting with a tensor, or a dict with "
+                    f"'logits'"
+                )
+            loss = loss_fn(prediction) if target is None else loss_fn(prediction, target)
+            source = "loss_fn"
+        elif output_loss is not None:
+            loss, source = output_loss, "the model output's loss"
+        elif prediction is None:
+            raise GradcheckUsageError(
+                f"the model returned {type(output).__name__}, which holds no tensor and no loss; "
+                f"pass loss_fn=... that computes a scalar loss from it"
+            )
+        elif not (prediction.is_floating_point() or prediction.is_complex()):
+            raise GradcheckUsageError(
+                f"the model output has dtype {prediction.dtype}: no gradient flows through "
+                f"integer/bool outputs (argmax, rounding?); return the logits instead"
+            )
+        elif target is None:
+            loss, source = prediction.mean(), "the mean of the output"
+        else:
+            loss, source = _default_loss(prediction, target), "the default loss"
+    if not isinstance(loss, Tensor):
+        raise GradcheckUsageError(
+            f"{source} is {type(loss).__name__}, not a tensor; the loss must be a scalar tensor"
+        )
+    if loss.numel() != 1:
+        raise GradcheckUsageError(
+            f"{source} has shape {tuple(loss.shape)}, not a scalar; reduce it (e.g. .mean())"
+        )
+    if not loss.requires_grad:
+        raise GradcheckUsageError(
+            f"{source} does not depend on any parameter that requires grad: is forward run under "
+            f"torch.no_grad(), or is the output detached (.detach(), .item(), numpy)?"
+        )
+    return prediction, loss.reshape(())
+
+
+def _default_loss(prediction: Tensor, target: Any) -> Tensor:
+    __tracebackhide__ = True
+    if not isinstance(target, Tensor):
+        raise GradcheckUsageError(
+            f"target must be a tensor for the default loss, got {type(target).__name__}; "
+            f"pass loss_fn=... to use another kind of target"
+        )
+    shapes = f"output {tuple(prediction.shape)} vs target {tuple(target.shape)}"
+    if target.dtype == torch.bool:
+        if prediction.shape != target.shape:
+            raise GradcheckUsageError(
+                f"bool target needs the output's shape for BCE-with-logits: {shapes}"
+            )
+        return F.binary_cross_entropy_with_logits(prediction, target.to(prediction.dtype))
+    if not (target.is_floating_point() or target.is_complex()):
+        if prediction.ndim == target.ndim + 1 and prediction.shape[:-1] == target.shape:
+            # Class scores in the last dim: (N, C) classification, (N, T, C) sequences.
+            return F.cross_entropy(
+                prediction.reshape(-1, prediction.shape[-1]), target.reshape(-1).long()
+            )
+        if (
+            prediction.ndim == target.ndim + 1
+            and prediction.shape[0] == target.shape[0]
+            and prediction.shape[2:] == target.shape[1:]
+        ):
+            return F.cross_entropy(prediction, target.long())  # (N, C, H, W) segmentation
+        raise GradcheckUsageError(
+            f"integer target needs class scores in the output's last dim for cross-entropy: "
+            f"{shapes}; pass loss_fn=..."
+        )
+    if prediction.shape != target.shape:
+        # Broadcasting in MSE silently computes the wrong thing; refuse instead.
+        raise GradcheckUsageError(f"float target needs the output's shape for MSE: {shapes}")
+    return F.mse_loss(prediction, target)
+
+
+# --- state saved and restored --------------------------------------------------------------------
+
+
+def _rng_state(device: torch.device) -> tuple[Tensor, list[Tensor] | None]:
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    return torch.get_rng_state(), cuda
+
+
+def _set_rng_state(device: torch.device, state: tuple[Tensor, list[Tensor] | None]) -> None:
+    cpu, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def _seed(seed: int, device: torch.device) -> None:
+    torch.default_generator.manual_seed(seed)
+    # Seed CUDA only where it is already in use: torch.manual_seed would queue a seed for a lazy
+    # CUDA init and change the user's CUDA RNG after we restored it.
+    if device.type == "cuda":
+        torch.cuda.manual_seed(seed)
+
+
+class _SavedState:
+    """Everything a forward/backward pass can change, captured before and put back after."""
+
+    def __init__(self, model: nn.Module, params: list[nn.Parameter], device: torch.device) -> None:
+        self.model = model
+        self.params = params
+        self.modes = [(m, m.training) for m in model.modules()]
+        self.grads = [(p, p.grad) for p in params]
+        self.requires_grad = [(p, p.requires_grad) for p in params]
+        self.rng = _rng_state(device)
+        # Batch norm running stats (and any other buffer) move in a train-mode forward.
+        self.buffers: list[tuple[nn.Module, str, Tensor, Tensor]] = []
+        with torch.no_grad():
+            for module in model.modules():
+                for name, buf in module._buffers.items():
+                    if buf is not None:
+                        self.buffers.append((module, name, buf, buf.detach().clone()))
+
+    def restore_buffers(self) -> None:
+        with torch.no_grad():
+            for module, name, buf, saved in self.buffers:
+                module._buffers[name] = buf
+                buf.copy_(saved)
+
+    def restore(self) -> None:
+        for module, training in self.modes:
+            module.training = training
+        for p, grad in self.grads:
+            p.grad = grad
+        for p, requires_grad in self.requires_grad:
+            if p.requires_grad != requires_grad:
+                p.requires_grad_(requires_grad)
+        self.restore_buffers()
+        _set_rng_state(torch.device("cpu"), self.rng)
+
+
+# --- recording during forward --------------------------------------------------------------------
+
+
+class _ActivationMode(TorchFunctionMode):
+    """Sees functional relu/sigmoid/tanh calls made outside activation modules."""
+
+    def __init__(self, recorder: _Recorder) -> None:
+        super().__init__()
+        self.recorder = recorder
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        out = func(*args, **(kwargs or {}))
+        kind = _FUNCTIONAL.get(func)
+        if kind is not None and isinstance(out, Tensor):
+            self.recorder.record_functional(kind, out)
+        return out
+
+
+class _Recorder:
+    """Forward hooks and the function mode of one probe; ``detach`` removes all of them."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.names = {id(m): name for name, m in model.named_modules()}
+        self.first_call: dict[str, int] = {}
+        # (module path, activation kind or None, is composite) of the modules currently running.
+        self.stack: list[tuple[str, str | None, bool]] = []
+        self.activations: list[tuple[str, str, int, Tensor]] = []
+        self.site_counts: dict[str, int] = {}
+        self.handles: list[Any] = []
+        self.mode = _ActivationMode(self)
+
+    def attach(self) -> None:
+        for name, module in self.model.named_modules():
+            kind = _module_kind(module)
+            composite = kind is None and bool(_COMPOSITE_ACTIVATION.search(type(module).__name__))
+            self.handles.append(
+                module.register_forward_pre_hook(self._pre_hook(name, kind, composite))
+            )
+            self.handles.append(module.register_forward_hook(self._post_hook(kind)))
+
+    def detach(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+
+    def _pre_hook(self, name: str, kind: str | None, composite: bool) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any) -> None:
+            if name not in self.first_call:
+                self.first_call[name] = len(self.first_call)
+            self.stack.append((name, kind, composite))
+
+        return hook
+
+    def _post_hook(self, kind: str | None) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            name, _, _ = self.stack.pop() if self.stack else ("", None, False)
+            if kind is not None and isinstance(output, Tensor):
+                self._record(name, kind, output)
+
+        return hook
+
+    def record_functional(self, kind: str, output: Tensor) -> None:
+        if self.stack:
+            module, module_kind, composite = self.stack[-1]
+            # Inside nn.ReLU & co. the module hook records it; inside GELU/SiLU it is not a unit.
+            if module_kind is not None or composite:
+                return
+        else:
+            module = ""
+        self._record(f"{module or '<model>'}/{kind}", kind, output)
+
+    def _record(self, site: str, kind: str, output: Tensor) -> None:
+        if output.ndim == 0 or output.numel() == 0 or not output.is_floating_point():
+            return
+        count = self.site_counts.get(site, 0) + 1
+        self.site_counts[site] = count
+        if count > 1:
+            site = f"{site}#{count}"
+        with torch.no_grad():
+            y = output.detach()
+            dims = _example_dims(y)
+            if kind in ("relu", "relu6"):
+                # Outputs are >= 0, so a unit is dead iff its maximum over the batch is 0.
+                per_unit = torch.amax(y, dim=dims) if dims else y
+                flagged = (per_unit <= 0).sum()
+            else:
+                center, half = (0.5, 0.5) if kind == "sigmoid" else (0.0, 1.0)
+                distance = (y - center).abs()
+                per_unit = torch.amin(distance, dim=dims) if dims else distance
+                flagged = (per_unit > half * (1 - 2 * _SATURATION_MARGIN)).sum()
+        self.activations.append((site, kind, per_unit.numel(), flagged))
+
+
+def _module_kind(module: nn.Module) -> str | None:
+    for cls, kind in _DEAD_MODULES + _SATURATING_MODULES:
+        if isinstance(module, cls):
+            return kind
+    return None
+
+
+def _example_dims(y: Tensor) -> tuple[int, ...]:
+    """Dims that index examples (reduced over); the others index units.
+
+    (N, F) and (N, T, F): units are features (tokens count as examples); (N, C, H, W...): units are
+    channels; a 1-D output is one example.
+    """
+    if y.ndim <= 1:
+        return ()
+    if y.ndim <= 3:
+        return tuple(range(y.ndim - 1))
+    return (0, *range(2, y.ndim))
+
+
+# --- measuring after backward --------------------------------------------------------------------
+
+
+def _norms(tensors: list[Tensor]) -> list[Tensor]:
+    """L2 norms as float32 0-d tensors, batched per dtype (one kernel launch per group)."""
+    out: list[Tensor | None] = [None] * len(tensors)
+    groups: dict[tuple[torch.dtype, torch.device], list[int]] = {}
+    for i, t in enumerate(tensors):
+        groups.setdefault((t.dtype, t.device), []).append(i)
+    for (dtype, _), idx in groups.items():
+        group = [tensors[i].detach() for i in idx]
+        # Half-precision norms overflow at 65504: accumulate them in float32.
+        wide = torch.float32 if dtype in (torch.float16, torch.bfloat16) else None
+        try:
+            norms = (
+                torch._foreach_norm(group, 2, dtype=wide) if wide else torch._foreach_norm(group)
+            )
+        except (RuntimeError, TypeError, AttributeError):
+            norms = [torch.linalg.vector_norm(t, dtype=wide) for t in group]
+        for i, n in zip(idx, norms):
+            out[i] = n.float()
+    return [n for n in out if n is not None]
+
+
+def _measure(
+    model: nn.Module,
+    trainable: list[tuple[str, nn.Parameter]],
+    recorder: _Recorder,
+    prediction: Tensor | None,
+    loss: Tensor,
+    device: torch.device,
+    train: bool,
+    bounds: Bounds,
+) -> GradientReport:
+    with torch.no_grad():
+        with_grad = [(n, p) for n, p in trainable if p.grad is not None]
+        scalars = _norms([p.grad for _, p in with_grad]) + _norms([p for _, p in trainable])
+        scalars += [flagged.float() for _, _, _, flagged in recorder.activations]
+        finite_output = (
+            torch.isfinite(prediction.detach()).all().float()
+            if prediction is not None and prediction.is_floating_point()
+            else torch.ones((), device=device)
+        )
+        scalars += [finite_output, loss.detach().float()]
+        scalars = [s.to(device) for s in scalars]
+        values = torch.stack(scalars).tolist()  # the one host transfer
+    n_grad, n_param = len(with_grad), len(trainable)
+    grad_norm = {n: values[i] for i, (n, _) in enumerate(with_grad)}
+    weight_norm = {n: values[n_grad + i] for i, (n, _) in enumerate(trainable)}
+    flagged_counts = values[n_grad + n_param : -2]
+    output_finite, loss_value = values[-2] == 1.0, values[-1]
+
+    layers = _layers(model, trainable, recorder.first_call, grad_norm, weight_norm)
+    activations = [
+        ActivationStats(
+            name=site,
+            kind=kind,
+            units=units,
+            dead_fraction=count / units if kind in ("relu", "relu6") else None,
+            saturated_fraction=count / units if kind in ("sigmoid", "tanh") else None,
+        )
+        for (site, kind, units, _), count in zip(recorder.activations, flagged_counts)
+    ]
+    nonfinite = None
+    if not output_finite:
+        nonfinite = NonFiniteSite("forward", None, "the model output holds NaN/Inf")
+    elif not math.isfinite(loss_value):
+        nonfinite = NonFiniteSite(
+            "loss", None, f"the loss is {loss_value} but the output is finite"
+        )
+    else:
+        bad = [layer for layer in layers if layer.nonfinite_grad]
+        if bad:
+            # Backward runs from the output: the last layer in forward order is reached first.
+            first = max(bad, key=lambda layer: (layer.called, _order(layer, recorder.first_call)))
+            nonfinite = NonFiniteSite(
+                "gradient",
+                first.name or "<model>",
+                f"the gradient of {', '.join(first.nonfinite_grad)} in {first.name or '<model>'} "
+                f"holds NaN/Inf (loss {loss_value:.4g} is finite; {len(bad)} layer(s) affected)",
+            )
+    ratio, pair, growth = vanishing_ratio(layers, bounds.ignore)
+    return GradientReport(
+        model=type(model).__name__,
+        device=str(device),
+        train=train,
+        loss=loss_value,
+        bounds=bounds,
+        layers=layers,
+        activations=activations,
+        vanishing_ratio=ratio,
+        vanishing_pair=pair,
+        growth_per_layer=growth,
+        no_grad=[n for layer in layers for n in _qualified(layer, layer.no_grad)],
+        zero_grad=[n for layer in layers for n in _qualified(layer, layer.zero_grad)],
+        nonfinite=nonfinite,
+    )
+
+
+def _qualified(layer: LayerStats, names: list[str]) -> list[str]:
+    return [f"{layer.name}.{n}" if layer.name else n for n in names]
+
+
+def _order(layer: LayerStats, first_call: dict[str, int]) -> int:
+    return first_call.get(layer.name, -1)
+
+
+def _layers(
+    model: nn.Module,
+    trainable: list[tuple[str, nn.Parameter]],
+    first_call: dict[str, int],
+    grad_norm: dict[str, float],
+    weight_norm: dict[str, float],
+) -> list[LayerStats]:
+    modules = dict(model.named_modules())
+    owned: dict[str, list[tuple[str, nn.Parameter]]] = {}
+    for name, p in trainable:
+        owner, _, local = name.rpartition(".")
+        owned.setdefault(owner, []).append((local, p))
+    layers = []
+    for owner, params in owned.items():
+        module = modules.get(owner, model)
+        norms = [grad_norm.get(f"{owner}.{n}" if owner else n) for n, _ in params]
+        present = [g for g in norms if g is not None]
+        numel = sum(p.numel() for _, p in params)
+        g_norm = math.sqrt(sum(g * g for g in present)) if present else None
+        w_norm = math.sqrt(sum(weight_norm[f"{owner}.{n}" if owner else n] ** 2 for n, _ in params))
+        layers.append(
+            LayerStats(
+                name=owner,
+                type=type(module).__name__,
+                params=[n for n, _ in params],
+                numel=numel,
+                grad_norm=g_norm,
+                weight_norm=w_norm,
+                grad_rms=None if g_norm is None else g_norm / math.sqrt(max(numel, 1)),
+                ratio=None if g_norm is None or w_norm == 0 else g_norm / w_norm,
+                is_weight_layer=_is_weight_layer(module, params),
+                called=owner in first_call,
+                no_grad=[n for (n, _), g in zip(params, norms) if g is None],
+                zero_grad=[n for (n, _), g in zip(params, norms) if g == 0.0],
+                nonfinite_grad=[
+                    n for (n, _), g in zip(params, norms) if g is not None and not math.isfinite(g)
+                ],
+            )
+        )
+    # Forward order; modules that never ran keep registration order after the others.
+    order = {layer.name: i for i, layer in enumerate(layers)}
+    layers.sort(
+        key=lambda layer: (
+            not layer.called,
+            first_call.get(layer.name, 0) if layer.called else order[layer.name],
+        )
+    )
+    return layers
+
+
+def _is_weight_layer(module: nn.Module, params: list[tuple[str, nn.Parameter]]) -> bool:
+    # Embedding gradients are sparse (only the rows looked up), which says nothing about depth.
+    if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
+        return False
+    return any(name.startswith("weight") and p.ndim >= 2 for name, p in params)
+
+
+# --- locating the first non-finite value ---------------------------------------------------------
+
+
+def _is_finite_tree(obj: Any) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in _iter_tensors(obj) if t.is_floating_point())
+
+
+class _NonFiniteMode(TorchFunctionMode):
+    """Replay-only: records the first op whose output has NaN while its inputs had none."""
+
+    def __init__(self, stack: list[str]) -> None:
+        super().__init__()
+        self.stack = stack
+        self.first: str | None = None
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+        out = func(*args, **(kwargs or {}))
+        if self.first is None:
+            outs = [t for t in _iter_tensors(out) if t.is_floating_point()]
+            if any(bool(torch.isnan(t).any()) for t in outs):
+                ins = [t for t in _iter_tensors([args, kwargs or {}]) if t.is_floating_point()]
+                if not any(bool(torch.isnan(t).any()) for t in ins):
+                    where = self.stack[-1] if self.stack else ""
+                    op = getattr(func, "__name__", str(func))
+                    self.first = f"{op}() in {where or '<model>'}"
+        return out
+
+
+def _locate_nonfinite_forward(
+    model: nn.Module, inputs: Any, found: NonFiniteSite, inputs_finite: bool
+) -> NonFiniteSite:
+    if not inputs_finite:
+        return NonFiniteSite("inputs", None, "the inputs already hold NaN/Inf")
+    if found.where == "loss":
+        return found
+    stack: list[str] = []
+    first_module: list[str] = []
+    handles = []
+
+    def pre(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any) -> None:
+            stack.append(name)
+
+        return hook
+
+    def post(name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            if stack:
+                stack.pop()
+            if not first_module and not _is_finite_tree(output):
+                first_module.append(name)
+
+        return hook
+
+    mode = _NonFiniteMode(stack)
+    try:
+        for name, module in model.named_modules():
+            handles.append(module.register_forward_pre_hook(pre(name)))
+            handles.append(module.register_forward_hook(post(name)))
+        with torch.no_grad(), mode:
+            _call(model, inputs)
+    except Exception:  # the diagnosis is best effort; the original finding still stands
+        return found
+    finally:
+        for handle in handles:
+            handle.remove()
+    if not first_module:
+        return found
+    module = first_module[0]
+    kind = type(model.get_submodule(module)).__name__
+    detail = f"the output of {module or '<model>'} ({kind}) is the first to hold NaN/Inf"
+    if mode.first:
+        detail += f"; first NaN produced by {mode.first}"
+    return NonFiniteSite("forward", module or "<model>", detail)
