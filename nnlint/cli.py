@@ -1,5 +1,450 @@
-"""Placeholder; the click CLI lands with issue 2."""
+"""The ``nnlint`` command line (click): ``check``, ``rule``, ``rules``, with ruff's options and exit codes.
+
+Exit codes: 0 no findings, 1 findings (or, with ``--diff``, pending fixes), 2 usage, configuration or
+internal error. An internal error prints a one-line message; ``NNLINT_DEBUG=1`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+import nnlint
+from nnlint.config import (
+    Config,
+    ConfigError,
+    PerFileIgnores,
+    ResolvedSettings,
+    RuleSelection,
+    compile_per_file_ignores,
+    default_config,
+    find_config_file,
+    load_config,
+    resolve,
+)
+from nnlint.findings import Finding
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 2
+REPORT_URL = "https://github.com/nnlint/nnlint/issues"
 
 
-def main() -> None:  # pragma: no cover - replaced by the real CLI
-    raise SystemExit("nnlint CLI not built yet")
+class UserError(Exception):
+    """Bad input the user can fix (a missing path, conflicting options): message, exit 2."""
+
+
+class NNLintGroup(click.Group):
+    """Turns our errors into a message and exit 2, so no traceback from nnlint's internals leaks."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except (ConfigError, UserError) as exc:
+            click.echo(f"nnlint: error: {exc}", err=True)
+            ctx.exit(EXIT_ERROR)
+        except KeyboardInterrupt:
+            click.echo("nnlint: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:
+            if os.environ.get("NNLINT_DEBUG"):
+                raise
+            click.echo(
+                f"nnlint: internal error: {type(exc).__name__}: {exc}\n"
+                f"This is a bug in nnlint; please report it at {REPORT_URL} "
+                "(run with NNLINT_DEBUG=1 to see the traceback).",
+                err=True,
+            )
+            ctx.exit(EXIT_ERROR)
+
+
+@click.group(cls=NNLintGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(nnlint.__version__, "-V", "--version", prog_name="nnlint")
+def cli() -> None:
+    """nnlint: catch neural-network training failures in code, before they cost a GPU-week."""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=list(argv) if argv is not None else None, prog_name="nnlint")
+
+
+# --------------------------------------------------------------------------------------------
+# Rule registry access (imported lazily: `nnlint --version` and `--help` need none of it)
+
+
+def _all_rules() -> list[Any]:
+    from nnlint.rules import all_rules
+
+    return list(all_rules())
+
+
+def _rule_lookup(rules: Sequence[Any]):
+    from nnlint.formats import UnknownRule
+
+    by_code = {r.code: r for r in rules}
+
+    def lookup(code: str) -> Any:
+        return by_code.get(code) or UnknownRule(code)
+
+    return lookup
+
+
+def _comma_list(values: Sequence[str]) -> tuple[str, ...]:
+    """`--select NN4,NN101 --select NN2` -> ("NN4", "NN101", "NN2")."""
+    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
+
+
+# --------------------------------------------------------------------------------------------
+# nnlint check
+
+
+def _display_path(path: str) -> str:
+    """Paths under the CWD are shown relative to it (as ruff does), others absolute."""
+    abs_path = os.path.abspath(path)
+    cwd = os.getcwd()
+    if abs_path == cwd or abs_path.startswith(cwd.rstrip(os.sep) + os.sep):
+        return os.path.relpath(abs_path, cwd)
+    return abs_path
+
+
+class _Project:
+    """Configurations by file, resolved settings per configuration (computed once each)."""
+
+    def __init__(self, config_path: str | None, cli_selection: RuleSelection) -> None:
+        self._forced = load_config(config_path) if config_path is not None else None
+        self._cli = cli_selection
+        self._loaded: dict[str | None, Config] = {}
+        self._resolved: dict[str | None, tuple[ResolvedSettings, PerFileIgnores]] = {}
+        self._rules: list[Any] | None = None
+
+    @property
+    def rules(self) -> list[Any]:
+        if self._rules is None:
+            self._rules = _all_rules()
+        return self._rules
+
+    def config_for(self, path: str) -> Config:
+        if self._forced is not None:
+            return self._forced
+        found = find_config_file(path)
+        if found not in self._loaded:
+            self._loaded[found] = (
+                load_config(found) if found is not None else default_config(os.getcwd())
+            )
+        return self._loaded[found]
+
+    def settings_for(self, config: Config, path: str) -> ResolvedSettings:
+        if config.path not in self._resolved:
+            self._resolved[config.path] = (
+                resolve(config, self._cli, self.rules),
+                compile_per_file_ignores(config, self.rules),
+            )
+        settings, per_file = self._resolved[config.path]
+        return settings.without(per_file.codes_for(path))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option("--select", multiple=True, help="Rules to enable (codes, prefixes like NN4, ALL).")
+@click.option("--extend-select", multiple=True, help="Rules to enable on top of `select`.")
+@click.option("--ignore", multiple=True, help="Rules to disable (codes, prefixes).")
+@click.option(
+    "--output-format",
+    type=click.Choice(["concise", "full", "json", "github", "sarif"]),
+    default="concise",
+    show_default=True,
+    help="How to print findings.",
+)
+@click.option("--statistics", is_flag=True, help="Show a count per rule instead of each finding.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes in place.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=str),
+    envvar="NNLINT_CACHE_DIR",
+    help="Cache folder [default: .nnlint_cache in the project root; env: NNLINT_CACHE_DIR].",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=str),
+    help="Use this pyproject.toml (or bare nnlint TOML file) instead of searching for one.",
+)
+@click.option(
+    "--stdin-filename",
+    type=str,
+    help="The file name to report and match config against when linting stdin (`-`).",
+)
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply `exclude` to files named on the command line too (pre-commit uses this).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes to lint with [default: CPU count; 1 = in process].",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary.")
+@click.version_option(nnlint.__version__, "-V", "--version", prog_name="nnlint")
+@click.pass_context
+def check(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    select: tuple[str, ...],
+    extend_select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    output_format: str,
+    statistics: bool,
+    exit_zero: bool,
+    fix: bool,
+    diff: bool,
+    no_cache: bool,
+    cache_dir: str | None,
+    config_path: str | None,
+    stdin_filename: str | None,
+    force_exclude: bool,
+    jobs: int | None,
+    quiet: bool,
+) -> None:
+    """Lint PATHS (files or folders; default: the current folder; `-` reads stdin)."""
+    from nnlint.cache import ResultCache, default_cache_dir
+    from nnlint.discovery import iter_python_files
+    from nnlint.runner import LintJob, run
+
+    paths = paths or (".",)
+    use_stdin = "-" in paths
+    if use_stdin and len(paths) > 1:
+        raise UserError("`-` (stdin) cannot be combined with other paths")
+    if stdin_filename is not None and not use_stdin:
+        raise UserError("--stdin-filename is only meaningful when linting stdin (`-`)")
+    cli_selection = RuleSelection(
+        select=_comma_list(select) if select else None,
+        extend_select=_comma_list(extend_select),
+        ignore=_comma_list(ignore),
+    )
+    project = _Project(config_path, cli_selection)
+
+    lint_jobs: list[LintJob] = []
+    if use_stdin:
+        source = click.get_binary_stream("stdin").read()
+        name = stdin_filename or "-"
+        config = project.config_for(name if stdin_filename else os.getcwd())
+        lint_jobs.append(
+            LintJob(path=name, settings=project.settings_for(config, name), source=source)
+        )
+        first_config = config
+    else:
+        first_config = None
+        seen: set[str] = set()
+        for raw in paths:
+            if not os.path.lexists(raw):
+                raise UserError(f"path does not exist: {raw}")
+            config = project.config_for(raw)
+            first_config = first_config or config
+            matcher = config.exclude_matcher
+            found = iter_python_files([raw], lambda _p, m=matcher: m, force_exclude=force_exclude)
+            for discovered in found:
+                key = os.path.abspath(discovered.path)
+                if key in seen:
+                    continue
+                seen.add(key)
+                display = _display_path(discovered.path)
+                lint_jobs.append(
+                    LintJob(path=display, settings=project.settings_for(config, display))
+                )
+    assert first_config is not None
+
+    cache = None
+    if not no_cache:
+        cache = ResultCache(cache_dir or default_cache_dir(first_config.root))
+    result = run(
+        lint_jobs,
+        cache=cache,
+        fix=fix or diff,
+        jobs=jobs if jobs is not None else (os.cpu_count() or 1),
+    )
+
+    out = click.get_text_stream("stdout")
+    if diff:
+        ctx.exit(_report_diff(result, quiet, exit_zero))
+
+    fixed_by_path = {f.path: f for f in result.fixed_files}
+    if fix and use_stdin:
+        # As ruff: the fixed code goes to stdout, diagnostics to stderr.
+        job = lint_jobs[0]
+        fixed = fixed_by_path.get(job.path)
+        sys.stdout.buffer.write(fixed.fixed if fixed else (job.source or b""))
+        sys.stdout.flush()
+        out = click.get_text_stream("stderr")
+    elif fix:
+        from nnlint.runner import write_atomically
+
+        for fixed_file in result.fixed_files:
+            try:
+                write_atomically(fixed_file.path, fixed_file.fixed)
+            except OSError as exc:
+                raise UserError(
+                    f"cannot write fixes to {fixed_file.path}: {exc.strerror}"
+                ) from None
+
+    rules = project.rules if (result.findings or output_format == "sarif") else []
+    lookup = _rule_lookup(rules)
+    findings = result.findings
+    if statistics:
+        from nnlint.formats import render_statistics, render_statistics_json
+
+        if output_format == "json":
+            out.write(render_statistics_json(findings, lookup))
+        else:
+            out.write(render_statistics(findings, lookup))
+    else:
+        from nnlint.formats import render
+
+        sources = None
+        if use_stdin and lint_jobs[0].source is not None:
+            sources = {
+                lint_jobs[0].path: lint_jobs[0].source.decode("utf-8", "replace").split("\n")
+            }
+        out.write(render(output_format, findings, lookup, all_rules=rules, sources=sources))
+
+    if not quiet and output_format in ("concise", "full"):
+        _print_summary(out, findings, result.fixed_count, fix)
+    out.flush()
+    ctx.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_OK)
+
+
+def _plural(n: int, word: str = "error") -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _print_summary(out: Any, findings: Sequence[Finding], fixed: int, fix_mode: bool) -> None:
+    remaining = len(findings)
+    fixable = sum(1 for f in findings if f.fixable)
+    if fixed:
+        out.write(f"Found {_plural(fixed + remaining)} ({fixed} fixed, {remaining} remaining).\n")
+    elif remaining:
+        out.write(f"Found {_plural(remaining)}.\n")
+    else:
+        out.write("All checks passed!\n")
+    if fixable and not fix_mode:
+        out.write(f"[*] {fixable} fixable with the `--fix` option.\n")
+
+
+def _report_diff(result: Any, quiet: bool, exit_zero: bool) -> int:
+    out = click.get_text_stream("stdout")
+    for fixed in result.fixed_files:
+        before = fixed.original.decode("utf-8", "replace").splitlines(keepends=True)
+        after = fixed.fixed.decode("utf-8", "replace").splitlines(keepends=True)
+        for line in difflib.unified_diff(before, after, fixed.path, fixed.path):
+            out.write(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+        out.write("\n")
+    if not quiet:
+        count = result.fixed_count
+        message = f"Would fix {_plural(count)}." if count else "No errors would be fixed."
+        click.echo(message, err=True)
+    out.flush()
+    return EXIT_FINDINGS if result.fixed_files and not exit_zero else EXIT_OK
+
+
+# --------------------------------------------------------------------------------------------
+# nnlint rule / nnlint rules
+
+
+def _rule_record(rule: Any) -> dict[str, Any]:
+    mode = rule.failure_mode
+    return {
+        "code": rule.code,
+        "name": rule.name,
+        "message": rule.message,
+        "severity": rule.severity.value,
+        "fixable": rule.fixable,
+        "default_enabled": rule.default_enabled,
+        "failure_mode": mode.id if mode is not None else None,
+        "options": rule.options,
+        "url": rule.url,
+    }
+
+
+@cli.command("rule")
+@click.argument("code_or_name")
+@click.option(
+    "--output-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+def rule_command(code_or_name: str, output_format: str) -> None:
+    """Explain one rule (by code or name): its documentation and the failure mode it guards."""
+    from nnlint.rules import get_rule
+
+    try:
+        rule = get_rule(code_or_name)
+    except KeyError as exc:
+        raise UserError(exc.args[0] if exc.args else f"unknown rule {code_or_name!r}") from None
+    if output_format == "json":
+        record = _rule_record(rule)
+        record["doc"] = rule.doc
+        click.echo(json.dumps(record, indent=2))
+        return
+    mode = rule.failure_mode
+    lines = [f"# {rule.name} ({rule.code})", ""]
+    state = "on" if rule.default_enabled else "off (enable with --extend-select)"
+    lines.append(f"Severity: {rule.severity.value}. Enabled by default: {state}.")
+    lines.append("Fix is available (`nnlint check --fix`)." if rule.fixable else "No autofix.")
+    lines += ["", rule.doc.strip(), ""]
+    if rule.options:
+        lines.append("## Options")
+        lines.append("")
+        for option, default in sorted(rule.options.items()):
+            lines.append(f"- `{option}` (default: `{default!r}`)")
+        lines += ["", f"Set them under `[tool.nnlint.{rule.name}]` in pyproject.toml.", ""]
+    if mode is not None:
+        lines += [f"## Failure mode: {mode.title}", "", mode.summary, "", mode.why, ""]
+        lines.append("Remedies:")
+        lines += [f"- {remedy}" for remedy in mode.remedies]
+        lines += ["", f"More: {mode.doc_url}"]
+    click.echo("\n".join(lines).rstrip())
+
+
+@cli.command("rules")
+@click.option(
+    "--output-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+def rules_command(output_format: str) -> None:
+    """List every rule: code, name, fixable, on by default, severity, failure mode."""
+    rules = _all_rules()
+    if output_format == "json":
+        click.echo(json.dumps([_rule_record(r) for r in rules], indent=2))
+        return
+    header = ("CODE", "NAME", "FIX", "DEFAULT", "SEVERITY", "FAILURE MODE")
+    rows = [
+        (
+            r.code,
+            r.name,
+            "[*]" if r.fixable else "",
+            "on" if r.default_enabled else "off",
+            r.severity.value,
+            r.failure_mode.id if r.failure_mode is not None else "-",
+        )
+        for r in rules
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -175,10 +175,10 @@ def iter_python_files(
         else:
             # Named explicitly: lint it whatever its suffix (a broken symlink or unreadable file is
             # reported by the runner), unless excludes are forced (pre-commit).
-            if force_exclude and (
-                _matches_builtin(path) or exclude_for(path).matches_self_or_parent(path)
-            ):
-                continue
+            if force_exclude:
+                matcher = exclude_for(path)
+                if _matches_builtin(path, matcher.root) or matcher.matches_self_or_parent(path):
+                    continue
             key = os.path.abspath(path)
             if key not in seen:
                 seen.add(key)
@@ -188,10 +188,18 @@ def iter_python_files(
 _BUILTIN = PathMatcher(root=os.sep, patterns=DEFAULT_EXCLUDES)
 
 
-def _matches_builtin(path: str) -> bool:
+def _matches_builtin(path: str, root: str) -> bool:
+    """True when a folder between ``root`` and ``path`` is a built-in skip (``build``, ``.venv``).
+
+    Only folders below the project root count: a project that itself lives under ``~/build/`` must
+    not have every file excluded.
+    """
     abs_path = os.path.abspath(path)
-    parts = abs_path.split(os.sep)[:-1]
-    return any(_BUILTIN.matches(part) for part in parts if part)
+    base = root if _is_within(abs_path, root) else os.getcwd()
+    if not _is_within(abs_path, base):
+        return False
+    parts = os.path.relpath(os.path.dirname(abs_path), base).split(os.sep)
+    return any(_BUILTIN.matches(part) for part in parts if part not in ("", "."))
 
 
 def _walk(top: str, exclude_for: ExcludeLookup) -> Iterator[str]:
