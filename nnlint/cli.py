@@ -1,7 +1,7 @@
-"""The ``nnlint`` command line (click): ``check``, ``rule``, ``rules``, with ruff's options and exit codes.
+"""The ``nnlint`` command line (click): ``check``, ``rule``, ``rules``, with ruff's options.
 
-Exit codes: 0 no findings, 1 findings (or, with ``--diff``, pending fixes), 2 usage, configuration or
-internal error. An internal error prints a one-line message; ``NNLINT_DEBUG=1`` shows the traceback.
+Exit codes: 0 no findings, 1 findings (or, with ``--diff``, pending fixes), 2 usage, configuration
+or internal error. An internal error prints one message; ``NNLINT_DEBUG=1`` shows the traceback.
 """
 
 from __future__ import annotations
