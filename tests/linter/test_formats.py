@@ -1,0 +1,245 @@
+"""Output formats: concise, full (caret), ruff JSON, GitHub annotations, SARIF 2.1.0, statistics."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nnlint import catalog
+from nnlint.catalog import FailureMode
+from nnlint.findings import Finding, Severity
+from nnlint.formats import (
+    UnknownRule,
+    render,
+    render_concise,
+    render_full,
+    render_github,
+    render_json,
+    render_sarif,
+    render_statistics,
+    render_statistics_json,
+)
+
+SARIF_SCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SARIF_SCHEMA = SARIF_SCHEMA / "sarif-schema-2.1.0.json"
+
+
+@dataclass(frozen=True)
+class StandInRule:
+    code: str
+    name: str
+    message: str
+    severity: Severity
+    failure_mode: FailureMode | None
+    fixable: bool = False
+    default_enabled: bool = True
+    doc: str = ""
+    url: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+RULES = {
+    "NN401": StandInRule(
+        "NN401",
+        "dropout-rate-one",
+        "Dropout rate of 1 drops every unit",
+        Severity.ERROR,
+        catalog.DROPOUT_MISUSE,
+        doc="## What it does\nFlags a dropout rate of 1.\n\n## Why is this bad?\nNothing learns.\n",
+        url="https://example.invalid/rules/dropout-rate-one",
+    ),
+    "NN403": StandInRule(
+        "NN403",
+        "functional-dropout-always-on",
+        "Functional dropout without `training=self.training`",
+        Severity.WARNING,
+        catalog.DROPOUT_MISUSE,
+        fixable=True,
+        doc="## What it does\nFlags F.dropout in forward without training.\n",
+        url="https://example.invalid/rules/functional-dropout-always-on",
+    ),
+}
+
+
+def lookup(code: str):
+    return RULES.get(code) or UnknownRule(code)
+
+
+MODEL = (
+    "import torch.nn as nn\n"
+    "import torch.nn.functional as F\n"
+    "class Net(nn.Module):\n"
+    "    def __init__(self):\n"
+    "        super().__init__()\n"
+    "        self.drop = nn.Dropout(1.0)\n"
+    "    def forward(self, x):\n"
+    "        return F.dropout(x, 0.5)\n"
+)
+FINDINGS = [
+    Finding("models/net.py", 6, 21, "NN401", "Dropout rate 1.0 drops every unit", 6, 36),
+    Finding(
+        "models/net.py",
+        8,
+        16,
+        "NN403",
+        "`F.dropout` stays on at evaluation time",
+        8,
+        33,
+        fixable=True,
+        fix_title="Pass `training=self.training`",
+    ),
+]
+
+
+def test_concise_is_path_row_col_code_message_with_ruff_fix_marker():
+    assert render_concise(FINDINGS, lookup).splitlines() == [
+        "models/net.py:6:21: NN401 Dropout rate 1.0 drops every unit",
+        "models/net.py:8:16: NN403 [*] `F.dropout` stays on at evaluation time",
+    ]
+
+
+def test_full_shows_the_source_line_with_a_caret_under_the_span_and_the_fix_title():
+    text = render_full(FINDINGS, lookup, lambda _path: MODEL.splitlines())
+    lines = text.splitlines()
+    source_line = lines.index("6 |         self.drop = nn.Dropout(1.0)")
+    caret_line = lines[source_line + 1]
+    assert caret_line.index("^") - len("  | ") == 20  # column 21, 1-based
+    assert caret_line.count("^") == 15 and caret_line.endswith(" NN401")
+    assert "  = help: Pass `training=self.training`" in lines
+    assert any(line.startswith("  = note: Dropout misuse") for line in lines)
+
+
+def test_full_without_readable_source_still_prints_the_finding():
+    text = render_full(FINDINGS[:1], lookup, lambda _path: None)
+    assert text.splitlines()[0] == "models/net.py:6:21: NN401 Dropout rate 1.0 drops every unit"
+
+
+def test_full_underlines_a_multiline_span_to_the_end_of_its_first_line():
+    finding = Finding("m.py", 1, 5, "NN401", "msg", 3, 2)
+    text = render_full([finding], lookup, lambda _p: ["x = Dropout(", "  1.0", ")"])
+    assert "  |     ^^^^^^^^ NN401" in text.splitlines()
+
+
+def test_json_has_ruffs_keys_and_one_based_locations():
+    records = json.loads(render_json(FINDINGS, lookup))
+    assert len(records) == 2
+    first, second = records
+    assert {
+        "code",
+        "name",
+        "message",
+        "filename",
+        "location",
+        "end_location",
+        "fix",
+        "url",
+        "noqa_row",
+        "severity",
+    } <= set(first)
+    assert first["code"] == "NN401" and first["name"] == "dropout-rate-one"
+    assert first["location"] == {"row": 6, "column": 21}
+    assert first["end_location"] == {"row": 6, "column": 36}
+    assert first["filename"] == os.path.abspath("models/net.py")
+    assert first["fix"] is None and first["severity"] == "error" and first["noqa_row"] == 6
+    assert first["url"] == "https://example.invalid/rules/dropout-rate-one"
+    assert first["failure_mode"] == "dropout-misuse"
+    assert second["fix"]["applicability"] == "safe"
+    assert second["fix"]["message"] == "Pass `training=self.training`"
+    assert second["severity"] == "warning"
+
+
+def test_json_of_no_findings_is_an_empty_list():
+    assert json.loads(render_json([], lookup)) == []
+
+
+def test_github_annotations_carry_level_location_and_title():
+    lines = render_github(FINDINGS, lookup).splitlines()
+    assert lines[0] == (
+        "::error file=models/net.py,line=6,col=21,endLine=6,endColumn=36,"
+        "title=NN401 (dropout-rate-one)::NN401 Dropout rate 1.0 drops every unit"
+    )
+    assert lines[1].startswith("::warning file=models/net.py,line=8,col=16,")
+
+
+def test_github_escapes_newlines_and_property_separators():
+    finding = Finding("odd,name:x.py", 1, 1, "NN401", "50% of\nunits", 1, 2)
+    line = render_github([finding], lookup)
+    assert "file=odd%2Cname%3Ax.py" in line and "50%25 of%0Aunits" in line
+    assert line.count("\n") == 1
+
+
+def _sarif(findings=FINDINGS) -> dict:
+    return json.loads(render_sarif(findings, lookup, list(RULES.values())))
+
+
+def test_sarif_has_the_structure_github_code_scanning_reads():
+    log = _sarif()
+    assert log["version"] == "2.1.0" and "sarif" in log["$schema"]
+    run = log["runs"][0]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "nnlint" and driver["version"] and driver["informationUri"]
+    rules = driver["rules"]
+    assert [r["id"] for r in rules] == ["NN401", "NN403"]
+    rule = rules[0]
+    assert rule["name"] == "dropout-rate-one"
+    assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
+    assert rule["help"]["markdown"].startswith("## What it does")
+    assert rule["helpUri"] == "https://example.invalid/rules/dropout-rate-one"
+    assert rule["defaultConfiguration"]["level"] == "error"
+    assert rules[1]["defaultConfiguration"]["level"] == "warning"
+    assert "dropout-misuse" in rule["properties"]["tags"]
+    result = run["results"][1]
+    assert result["ruleId"] == "NN403" and result["ruleIndex"] == 1
+    assert result["level"] == "warning" and result["message"]["text"]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"] == {"uri": "models/net.py", "uriBaseId": "%SRCROOT%"}
+    assert location["region"] == {"startLine": 8, "startColumn": 16, "endLine": 8, "endColumn": 33}
+
+
+def test_sarif_uri_outside_the_cwd_is_an_absolute_file_uri(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    outside = str(Path(tmp_path).parent / "other" / "m.py")
+    log = _sarif([Finding(outside, 1, 1, "NN401", "m", 1, 2)])
+    uri = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert uri["uri"].startswith("file:///") and "uriBaseId" not in uri
+
+
+def test_sarif_validates_against_the_oasis_schema():
+    if not SARIF_SCHEMA.exists():
+        pytest.skip(f"SARIF schema not present at {SARIF_SCHEMA}")
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SARIF_SCHEMA.read_text())
+    jsonschema.validate(_sarif(), schema)
+    jsonschema.validate(_sarif([]), schema)
+
+
+def test_statistics_count_per_code_most_frequent_first():
+    findings = [*FINDINGS, FINDINGS[1], FINDINGS[1]]
+    assert render_statistics(findings, lookup).splitlines() == [
+        "3\tNN403\t[*] functional-dropout-always-on",
+        "1\tNN401\t[ ] dropout-rate-one",
+    ]
+    records = json.loads(render_statistics_json(findings, lookup))
+    assert records[0] == {
+        "code": "NN403",
+        "name": "functional-dropout-always-on",
+        "count": 3,
+        "fixable": True,
+        "fixable_count": 3,
+    }
+
+
+def test_an_unregistered_code_renders_instead_of_crashing():
+    finding = Finding("a.py", 1, 1, "NN999", "from a newer engine", 1, 2)
+    for output_format in ("concise", "json", "github", "sarif"):
+        assert "NN999" in render(output_format, [finding], lookup)
+
+
+def test_render_rejects_an_unknown_format():
+    with pytest.raises(ValueError, match="unknown output format"):
+        render("xml", FINDINGS, lookup)
