@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import nnlint
 from nnlint.findings import Finding
@@ -173,3 +174,45 @@ def _remove_quietly(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+class SettingsCache:
+    """Resolved settings by (configuration, command-line selectors, nnlint code).
+
+    Resolving selectors and validating per-rule options needs the rule registry, and importing
+    the rules imports libcst (about 0.2 s). A warm run answers from here instead, so it never
+    imports them. Only settings that resolved without error are stored: a bad configuration is
+    reported on every run.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self._results = ResultCache(directory)
+        self._dir = os.path.join(os.path.abspath(directory), CACHE_LAYOUT, "settings")
+
+    @staticmethod
+    def key(*parts: object) -> str:
+        payload = json.dumps([code_fingerprint(), *parts], sort_keys=True, default=repr)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            with open(os.path.join(self._dir, key), "rb") as fh:
+                value = json.loads(fh.read())
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        try:
+            self._results._prepare()
+            os.makedirs(self._dir, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(json.dumps(value, sort_keys=True).encode())
+                os.replace(tmp, os.path.join(self._dir, key))
+            except BaseException:
+                _remove_quietly(tmp)
+                raise
+        except OSError:
+            pass

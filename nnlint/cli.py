@@ -23,10 +23,13 @@ from nnlint.config import (
     ResolvedSettings,
     RuleSelection,
     compile_per_file_ignores,
+    config_identity,
     default_config,
     find_config_file,
     load_config,
     resolve,
+    settings_from_record,
+    settings_to_record,
 )
 from nnlint.findings import Finding
 
@@ -117,7 +120,11 @@ def _display_path(path: str) -> str:
 
 
 class _Project:
-    """Configurations by file, resolved settings per configuration (computed once each)."""
+    """Configurations by file, resolved settings per configuration (computed once each).
+
+    Resolved settings are read from the settings cache when possible, so that a warm run never
+    imports the rule registry (and with it libcst).
+    """
 
     def __init__(self, config_path: str | None, cli_selection: RuleSelection) -> None:
         self._forced = load_config(config_path) if config_path is not None else None
@@ -125,6 +132,7 @@ class _Project:
         self._loaded: dict[str | None, Config] = {}
         self._resolved: dict[str | None, tuple[ResolvedSettings, PerFileIgnores]] = {}
         self._rules: list[Any] | None = None
+        self.settings_cache: Any = None
 
     @property
     def rules(self) -> list[Any]:
@@ -142,12 +150,25 @@ class _Project:
             )
         return self._loaded[found]
 
+    def _resolve(self, config: Config) -> tuple[ResolvedSettings, PerFileIgnores]:
+        key = None
+        if self.settings_cache is not None:
+            key = self.settings_cache.key(config_identity(config, self._cli))
+            record = self.settings_cache.get(key)
+            if record is not None:
+                try:
+                    return settings_from_record(record, config)
+                except (KeyError, TypeError, ValueError):
+                    pass  # a damaged entry: resolve again
+        settings = resolve(config, self._cli, self.rules)
+        per_file = compile_per_file_ignores(config, self.rules)
+        if key is not None:
+            self.settings_cache.put(key, settings_to_record(settings, per_file))
+        return settings, per_file
+
     def settings_for(self, config: Config, path: str) -> ResolvedSettings:
         if config.path not in self._resolved:
-            self._resolved[config.path] = (
-                resolve(config, self._cli, self.rules),
-                compile_per_file_ignores(config, self.rules),
-            )
+            self._resolved[config.path] = self._resolve(config)
         settings, per_file = self._resolved[config.path]
         return settings.without(per_file.codes_for(path))
 
@@ -221,7 +242,7 @@ def check(
     quiet: bool,
 ) -> None:
     """Lint PATHS (files or folders; default: the current folder; `-` reads stdin)."""
-    from nnlint.cache import ResultCache, default_cache_dir
+    from nnlint.cache import ResultCache, SettingsCache, default_cache_dir
     from nnlint.discovery import iter_python_files
     from nnlint.runner import LintJob, run
 
@@ -238,23 +259,31 @@ def check(
     )
     project = _Project(config_path, cli_selection)
 
-    lint_jobs: list[LintJob] = []
     if use_stdin:
-        source = click.get_binary_stream("stdin").read()
-        name = stdin_filename or "-"
-        config = project.config_for(name if stdin_filename else os.getcwd())
-        lint_jobs.append(
-            LintJob(path=name, settings=project.settings_for(config, name), source=source)
-        )
-        first_config = config
+        stdin_name = stdin_filename or "-"
+        arg_configs = [(stdin_name, project.config_for(stdin_name if stdin_filename else "."))]
     else:
-        first_config = None
-        seen: set[str] = set()
         for raw in paths:
             if not os.path.lexists(raw):
                 raise UserError(f"path does not exist: {raw}")
-            config = project.config_for(raw)
-            first_config = first_config or config
+        arg_configs = [(raw, project.config_for(raw)) for raw in paths]
+
+    cache = None
+    if not no_cache:
+        directory = cache_dir or default_cache_dir(arg_configs[0][1].root)
+        cache = ResultCache(directory)
+        project.settings_cache = SettingsCache(directory)
+
+    lint_jobs: list[LintJob] = []
+    if use_stdin:
+        name, config = arg_configs[0]
+        source = click.get_binary_stream("stdin").read()
+        lint_jobs.append(
+            LintJob(path=name, settings=project.settings_for(config, name), source=source)
+        )
+    else:
+        seen: set[str] = set()
+        for raw, config in arg_configs:
             matcher = config.exclude_matcher
             found = iter_python_files([raw], lambda _p, m=matcher: m, force_exclude=force_exclude)
             for discovered in found:
@@ -266,11 +295,7 @@ def check(
                 lint_jobs.append(
                     LintJob(path=display, settings=project.settings_for(config, display))
                 )
-    assert first_config is not None
 
-    cache = None
-    if not no_cache:
-        cache = ResultCache(cache_dir or default_cache_dir(first_config.root))
     result = run(
         lint_jobs,
         cache=cache,
@@ -301,7 +326,11 @@ def check(
                     f"cannot write fixes to {fixed_file.path}: {exc.strerror}"
                 ) from None
 
-    rules = project.rules if (result.findings or output_format == "sarif") else []
+    # The concise format needs no rule metadata: a warm run then never imports the rules.
+    needs_rules = output_format == "sarif" or (
+        bool(result.findings) and (output_format != "concise" or statistics)
+    )
+    rules = project.rules if needs_rules else []
     lookup = _rule_lookup(rules)
     findings = result.findings
     if statistics:

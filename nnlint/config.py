@@ -438,3 +438,41 @@ def compile_per_file_ignores(config: Config, rules: Sequence[RuleInfo]) -> PerFi
             codes.update(index.expand(selector, config.origin, f'per-file-ignores."{glob}"')[1])
         entries.append((PathMatcher(root=config.root, patterns=(glob,)), frozenset(codes)))
     return PerFileIgnores(tuple(entries))
+
+
+# --------------------------------------------------------------------------------------------
+# Storing resolved settings (see nnlint.cache.SettingsCache): plain JSON-able records
+
+
+def config_identity(config: Config, cli: RuleSelection) -> dict[str, Any]:
+    """Everything resolution depends on besides the rule registry (covered by the code
+    fingerprint)."""
+    return {
+        "path": config.path,
+        "root": config.root,
+        "selection": [config.selection.select, config.selection.extend_select],
+        "ignore": config.selection.ignore,
+        "per_file_ignores": config.per_file_ignores,
+        "rule_options": config.rule_options,
+        "cli": [cli.select, cli.extend_select, cli.ignore],
+    }
+
+
+def settings_to_record(settings: ResolvedSettings, per_file: PerFileIgnores) -> dict[str, Any]:
+    return {
+        "enabled": sorted(settings.enabled),
+        "options": settings.options,
+        "per_file": [[m.patterns[0], sorted(codes)] for m, codes in per_file.entries],
+    }
+
+
+def settings_from_record(
+    record: Mapping[str, Any], config: Config
+) -> tuple[ResolvedSettings, PerFileIgnores]:
+    """Inverse of ``settings_to_record``; raises KeyError/TypeError/ValueError if damaged."""
+    settings = make_settings(record["enabled"], record["options"])
+    entries = tuple(
+        (PathMatcher(root=config.root, patterns=(str(glob),)), frozenset(codes))
+        for glob, codes in record["per_file"]
+    )
+    return settings, PerFileIgnores(entries)
