@@ -265,33 +265,38 @@ class GradcheckFixture:
         #: Every report this fixture produced in the test, passing or failing, in call order.
         self.reports: list[GradientReport] = []
 
+    def __repr__(self) -> str:
+        # Shown in failure tracebacks next to the fixture name: the bounds are what matter there.
+        return f"<gradcheck {_format_bounds(self.bounds)}>"
+
     def __call__(
         self,
         model: Any,
         inputs: Any,
         target: Any = None,
         loss_fn: Callable[..., Any] | None = None,
+        *,
+        train: bool = True,
         **bounds: Any,
     ) -> GradientReport:
         """Run one forward/backward pass of ``model`` and assert the gradients are healthy.
 
-        Returns the ``GradientReport``; raises ``AssertionError`` with a per-layer diagnosis.
+        Same checks and message as ``assert_gradients_healthy``. ``train=False`` probes in eval
+        mode. Returns the ``GradientReport``; raises ``AssertionError`` with the diagnosis.
         """
         __tracebackhide__ = True
         try:
             effective = self.bounds.merged(bounds, source="gradcheck(...)")
         except BoundsError as error:
             pytest.fail(str(error), pytrace=False)
-        from pytest_gradcheck.assertions import assert_gradients_healthy
+        from pytest_gradcheck.probe import probe
 
-        try:
-            report = assert_gradients_healthy(model, inputs, target, loss_fn, bounds=effective)
-        except AssertionError as failure:
-            failed_report = getattr(failure, "report", None)
-            if failed_report is not None:
-                self._record(failed_report, effective)
-            raise
+        # probe + format_failure rather than assert_gradients_healthy: the report of a failing
+        # probe must be kept too (summary, report dir), and the helper's AssertionError drops it.
+        report = probe(model, inputs, target, loss_fn, bounds=effective, train=train)
         self._record(report, effective)
+        if not report.ok:
+            raise AssertionError(report.format_failure())
         return report
 
     def _record(self, report: GradientReport, bounds: Bounds) -> None:
@@ -484,6 +489,13 @@ def _margin(bound_name: str, value: float, bound: float) -> float:
     return math.inf if inside else -math.inf
 
 
+def _problem_margin(problem: dict[str, Any]) -> float:
+    value, bound, name = problem.get("value"), problem.get("bound"), problem.get("bound_name")
+    if _finite(value) is None or _finite(bound) is None or not name:
+        return -math.inf  # NaN/Inf or a missing gradient: nothing is more broken
+    return _margin(name, value, bound)
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
@@ -548,6 +560,8 @@ def write_summary(
             )
 
     findings = [(r["nodeid"], problem) for r in failing for problem in r["problems"]]
+    # Most broken first (furthest outside its bound, in decades); stable within a test.
+    findings.sort(key=lambda finding: _problem_margin(finding[1]))
     if findings:
         shown = findings if verbosity > 0 else findings[:_SUMMARY_FINDINGS]
         write(f"findings ({len(shown)} of {len(findings)} shown, -v shows all):")
