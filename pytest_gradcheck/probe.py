@@ -27,8 +27,8 @@ __all__ = ["GradcheckUsageError", "probe"]
 
 LossFn = Callable[..., Tensor]
 
-# A sigmoid/tanh unit is saturated when its output is within 1% of its range from a limit for
-# every example: the local derivative is then below ~4% (sigmoid) or ~4% (tanh) of its maximum.
+# A sigmoid/tanh output is saturated when it is within 1% of its range from a limit: the local
+# derivative is then below 4% of its maximum (sigmoid y(1-y) < 0.0099, tanh 1-y^2 < 0.04).
 _SATURATION_MARGIN = 0.01
 
 _DEAD_MODULES: tuple[tuple[type[nn.Module], str], ...] = ((nn.ReLU6, "relu6"), (nn.ReLU, "relu"))
@@ -447,11 +447,13 @@ class _Recorder:
                 per_unit = torch.amax(y, dim=dims) if dims else y
                 flagged = (per_unit <= 0).sum()
             else:
+                # Saturation is counted per output (example x unit): a unit pinned for most
+                # examples already starves the layers below, even if one example gets through.
                 center, half = (0.5, 0.5) if kind == "sigmoid" else (0.0, 1.0)
-                distance = (y - center).abs()
-                per_unit = torch.amin(distance, dim=dims) if dims else distance
-                flagged = (per_unit > half * (1 - 2 * _SATURATION_MARGIN)).sum()
-        self.activations.append((site, kind, per_unit.numel(), flagged))
+                pinned = (y - center).abs() > half * (1 - 2 * _SATURATION_MARGIN)
+                flagged = pinned.sum() / pinned.numel()
+        units = math.prod(size for d, size in enumerate(y.shape) if d not in dims)
+        self.activations.append((site, kind, units, flagged))
 
 
 def _module_kind(module: nn.Module) -> str | None:
@@ -533,7 +535,7 @@ def _measure(
             kind=kind,
             units=units,
             dead_fraction=count / units if kind in ("relu", "relu6") else None,
-            saturated_fraction=count / units if kind in ("sigmoid", "tanh") else None,
+            saturated_fraction=count if kind in ("sigmoid", "tanh") else None,
         )
         for (site, kind, units, _), count in zip(recorder.activations, flagged_counts)
     ]

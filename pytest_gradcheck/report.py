@@ -75,7 +75,7 @@ class ActivationStats:
     dead_fraction: float | None
     """ReLU family: fraction of units that are 0 for every example of the batch."""
     saturated_fraction: float | None
-    """Sigmoid/tanh: fraction of units within 1% of their range from a limit for every example."""
+    """Sigmoid/tanh: fraction of outputs (example x unit) within 1% of the range from a limit."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
