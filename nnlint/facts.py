@@ -1,0 +1,233 @@
+"""The intermediate model ("facts") that the single traversal collects and every rule reads.
+
+Rules never walk the tree: they read the typed facts here. Adding a rule family means adding a
+fact type (and its extractor in ``walker.py``), not another pass over the file.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Literal, Union
+
+import libcst as cst
+
+from nnlint.imports import AliasTable
+
+Number = Union[int, float, bool]
+ScopeKind = Literal["module", "class", "function"]
+
+
+@dataclass(eq=False)
+class Scope:
+    """A module, class or function body, with the names bound in it (params, assignments...)."""
+
+    kind: ScopeKind
+    name: str
+    node: cst.CSTNode
+    parent: Scope | None
+    local_names: set[str] = field(default_factory=set)
+    # Functions: the first parameter's name (``self`` for ordinary methods), if any.
+    first_param: str | None = None
+    # Classes: base-class expressions as written; resolved after the walk.
+    bases: tuple[cst.BaseExpression, ...] = ()
+    # Classes: whether this is a torch ``nn.Module`` subclass (set after the walk).
+    is_nn_module: bool = False
+
+    @property
+    def enclosing_class(self) -> Scope | None:
+        """For a method (a function defined directly in a class body): that class."""
+        if self.kind == "function" and self.parent is not None and self.parent.kind == "class":
+            return self.parent
+        return None
+
+    def binds_locally(self, name: str) -> bool:
+        """Whether ``name`` is bound by a non-module scope visible from here (Python rules:
+        class bodies are not visible from the functions nested in them)."""
+        scope: Scope | None = self
+        first = True
+        while scope is not None and scope.kind != "module":
+            if (first or scope.kind == "function") and name in scope.local_names:
+                return True
+            first = False
+            scope = scope.parent
+        return False
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """A call whose callee's last name some extractor cares about (resolved after the walk)."""
+
+    node: cst.Call
+    callee: tuple[str, ...]  # the dotted callee as written: ("nn", "Dropout")
+    scope: Scope
+    qualname: str | None = None  # canonical qualified name, None when not resolvable
+
+
+# ---------------------------------------------------------------------------------------------
+# Dropout
+
+
+@dataclass(frozen=True)
+class DropoutSpec:
+    """How one dropout API takes its rate and its training flag (checked against torch 2.13,
+    Keras 3 and TensorFlow 2 signatures)."""
+
+    qualname: str
+    framework: str
+    kind: Literal["layer", "functional"]
+    positional_rate: str  # the parameter name of the rate's positional slot
+    rate_index: int  # its position
+    keywords: tuple[str, ...]  # keywords that carry the rate (``keep_prob`` means 1 - rate)
+    training_index: int | None = None  # position of ``training`` for functional torch dropout
+    training_default: bool | None = None  # its default; None when required or absent
+
+
+def _torch_specs() -> list[DropoutSpec]:
+    specs = [
+        DropoutSpec(f"torch.nn.{n}", "torch", "layer", "p", 0, ("p",))
+        for n in (
+            "Dropout",
+            "Dropout1d",
+            "Dropout2d",
+            "Dropout3d",
+            "AlphaDropout",
+            "FeatureAlphaDropout",
+        )
+    ]
+    for name, default in (
+        ("dropout", True),
+        ("dropout1d", True),
+        ("dropout2d", True),
+        ("dropout3d", True),
+        # Unlike F.dropout, these two default to training=False.
+        ("alpha_dropout", False),
+        ("feature_alpha_dropout", False),
+    ):
+        specs.append(
+            DropoutSpec(
+                f"torch.nn.functional.{name}", "torch", "functional", "p", 1, ("p",), 2, default
+            )
+        )
+    # ATen ops: ``torch.dropout(input, p, train)`` (``train`` is required).
+    for name in ("dropout", "alpha_dropout", "feature_dropout", "feature_alpha_dropout"):
+        specs.append(DropoutSpec(f"torch.{name}", "torch", "functional", "p", 1, ("p",), 2, None))
+    return specs
+
+
+def _keras_specs() -> list[DropoutSpec]:
+    # All of these take ``rate`` first and reject rates outside [0, 1] at construction.
+    names = (
+        "Dropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "AlphaDropout",
+        "GaussianDropout",
+    )
+    return [DropoutSpec(f"keras.layers.{n}", "keras", "layer", "rate", 0, ("rate",)) for n in names]
+
+
+def _tensorflow_specs() -> list[DropoutSpec]:
+    return [
+        # TF2: ``tf.nn.dropout(x, rate, ...)``; ``keep_prob=`` survives only as a keyword.
+        DropoutSpec(
+            "tensorflow.nn.dropout", "tensorflow", "functional", "rate", 1, ("rate", "keep_prob")
+        ),
+        # TF1: ``tf.compat.v1.nn.dropout(x, keep_prob, ..., rate=None)``.
+        DropoutSpec(
+            "tensorflow.compat.v1.nn.dropout",
+            "tensorflow",
+            "functional",
+            "keep_prob",
+            1,
+            ("keep_prob", "rate"),
+        ),
+    ]
+
+
+DROPOUT_SPECS: dict[str, DropoutSpec] = {
+    s.qualname: s for s in (*_torch_specs(), *_keras_specs(), *_tensorflow_specs())
+}
+
+
+@dataclass(frozen=True)
+class RateArgument:
+    """The rate argument of a dropout site as written, and its literal value when known."""
+
+    param: str  # "p", "rate" or "keep_prob"
+    node: cst.BaseExpression
+    keyword: bool  # passed as ``param=...`` (else positionally)
+    value: Number | None  # literal value (through module constants); None when not a literal
+    constant: str | None = None  # the module constant it came through (``DROP``), if any
+
+    @property
+    def drop_probability(self) -> float | None:
+        """The probability of dropping a unit (``1 - keep_prob`` for ``keep_prob``)."""
+        if self.value is None:
+            return None
+        return 1 - self.value if self.param == "keep_prob" else float(self.value)
+
+
+@dataclass(frozen=True)
+class DropoutSite:
+    """A dropout layer construction or functional dropout call."""
+
+    call: CallSite
+    spec: DropoutSpec
+    rate: RateArgument | None  # None when the default rate is used or it can't be located
+    has_training_arg: bool  # ``training=`` (or ``train``) passed, or can't tell (``*args``)
+
+    @property
+    def node(self) -> cst.Call:
+        return self.call.node
+
+    @property
+    def callee_text(self) -> str:
+        return ".".join(self.call.callee)
+
+    @property
+    def in_module_forward(self) -> bool:
+        """Directly inside ``forward`` of an ``nn.Module`` subclass."""
+        scope = self.call.scope
+        cls = scope.enclosing_class
+        return (
+            scope.kind == "function" and scope.name == "forward" and bool(cls and cls.is_nn_module)
+        )
+
+
+@dataclass
+class FileFacts:
+    """Everything the traversal collected from one file."""
+
+    module: cst.Module
+    aliases: AliasTable
+    module_scope: Scope
+    # Module-level names assigned exactly once, to a number literal.
+    constants: dict[str, Number] = field(default_factory=dict)
+    calls: list[CallSite] = field(default_factory=list)
+    classes: list[Scope] = field(default_factory=list)
+    dropout_sites: list[DropoutSite] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Literals
+
+
+def number_literal(node: cst.BaseExpression) -> Number | None:
+    """The value of a number literal (``1``, ``0.``, ``.0``, ``1e0``, ``-0.1``, ``(1.0)``,
+    ``True``), or None for anything else. Parentheses live on the node in libcst."""
+    if isinstance(node, (cst.Integer, cst.Float)):
+        try:
+            value = ast.literal_eval(node.value)
+        except (ValueError, SyntaxError):  # pragma: no cover - the parser already checked it
+            return None
+        return value if isinstance(value, (int, float)) else None
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return node.value == "True"
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.Minus, cst.Plus)):
+        inner = number_literal(node.expression)
+        if inner is None:
+            return None
+        return -inner if isinstance(node.operator, cst.Minus) else +inner
+    return None

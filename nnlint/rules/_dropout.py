@@ -1,0 +1,42 @@
+"""Helpers shared by the dropout-rate rules (NN401-NN403): which sites they read and how a rate is
+named in a message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from nnlint.facts import DropoutSite, FileFacts, RateArgument
+
+# Every dropout API named in ``facts.DROPOUT_SPECS`` contains one of these bytes.
+DROPOUT_TRIGGERS: tuple[bytes, ...] = (b"ropout",)
+
+_EMPTY_MODULE = cst.Module(body=[])
+
+
+def expression_text(node: cst.CSTNode) -> str:
+    """The source text of a (small) expression node."""
+    return _EMPTY_MODULE.code_for_node(node)
+
+
+def literal_rate_sites(facts: FileFacts) -> Iterator[tuple[DropoutSite, RateArgument]]:
+    """Dropout sites whose rate is a known number."""
+    for site in facts.dropout_sites:
+        if site.rate is not None and site.rate.value is not None:
+            yield site, site.rate
+
+
+def describe_rate(rate: RateArgument) -> str:
+    """``p=1.0``, ``rate=DROP (= 1.0)``: how the message names the rate as written."""
+    text = expression_text(rate.node)
+    if rate.constant is not None:
+        return f"{rate.param}={text} (= {rate.value!r})"
+    if isinstance(rate.value, bool):
+        # ``True`` is the integer 1 to torch and Keras.
+        return f"{rate.param}={text} (= {int(rate.value)})"
+    return f"{rate.param}={text}"
+
+
+def in_unit_interval(rate: RateArgument) -> bool:
+    return rate.value is not None and 0 <= rate.value <= 1

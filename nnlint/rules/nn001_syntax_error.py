@@ -1,0 +1,69 @@
+"""NN001: the engine's own diagnostic for a file it cannot decode or parse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nnlint.catalog import FailureMode
+from nnlint.facts import FileFacts
+from nnlint.findings import Severity
+from nnlint.rules.base import Invalid, Rule, Violation
+
+# Meta-diagnostics are not about training failures; they still name a catalog entry so every
+# rule has one. ``None`` would force every consumer to special-case them.
+_NOT_A_TRAINING_FAILURE = FailureMode(
+    id="nnlint-diagnostic",
+    title="nnlint diagnostic",
+    summary="nnlint could not lint this file; fix the file (or report the bug) to lint it.",
+    why="A file that cannot be parsed cannot be checked for training failures.",
+    static_signs=(),
+    dynamic_signs=(),
+    remedies=("fix the syntax or encoding error nnlint reports, or report the bug",),
+)
+
+
+class SyntaxErrorRule(Rule):
+    """
+    ## What it does
+    Reports a file that nnlint cannot decode or parse: a syntax error, Python 2 code
+    (`print "x"`), NUL bytes, bytes that are not valid in the file's encoding, or an unknown
+    encoding in a `# -*- coding: ... -*-` cookie.
+
+    ## Why is this bad?
+    nnlint cannot check a file it cannot parse, so training bugs in it go unnoticed. Python
+    itself would refuse to import the file.
+
+    Only files that could contain a finding are parsed (see the prefilter): a file that imports
+    no deep-learning framework is skipped without being parsed, so a syntax error in it is not
+    reported.
+
+    ## Example
+    ```python
+    import torch
+    print "training"
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+    print("training")
+    ```
+    """
+
+    code = "NN001"
+    name = "syntax-error"
+    MESSAGE = "File cannot be parsed"
+    severity = Severity.ERROR
+    failure_mode = _NOT_A_TRAINING_FAILURE
+    INVALID = [
+        Invalid("import torch.nn as nn\nprint 'x'\n", line=2),
+        Invalid("import torch\ndef f(:\n    pass\n", line=2),
+    ]
+    VALID = ["import torch\nprint('x')\n"]
+
+    def check(self, facts: FileFacts) -> Iterator[Violation]:
+        # Emitted by the engine when parsing fails; never from facts.
+        return iter(())
+
+
+NOT_A_TRAINING_FAILURE = _NOT_A_TRAINING_FAILURE

@@ -1,0 +1,110 @@
+"""NN401: a dropout rate of 1 (or ``keep_prob`` of 0) drops every activation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nnlint.catalog import DROPOUT_MISUSE
+from nnlint.facts import FileFacts
+from nnlint.findings import Severity
+from nnlint.rules._dropout import (
+    DROPOUT_TRIGGERS,
+    describe_rate,
+    in_unit_interval,
+    literal_rate_sites,
+)
+from nnlint.rules.base import Invalid, Rule, Violation
+
+
+class DropoutRateOne(Rule):
+    """
+    ## What it does
+    Flags a dropout layer or call whose rate is the literal 1 (`1`, `1.0`, `1e0`, `True`, or a
+    module constant assigned once to it), and TensorFlow 1's `tf.nn.dropout` with
+    `keep_prob=0`. Covers `torch.nn.Dropout*`/`AlphaDropout`/`FeatureAlphaDropout`,
+    `torch.nn.functional.dropout*`/`alpha_dropout`/`feature_alpha_dropout`, `torch.dropout`,
+    Keras `layers.Dropout`/`SpatialDropout1D/2D/3D`/`AlphaDropout`/`GaussianDropout` (also
+    through `tf.keras`), and `tf.nn.dropout`, resolved through imports and aliases.
+
+    ## Why is this bad?
+    A rate of 1 zeroes every activation on every training step: nothing reaches the layers
+    above, no gradient reaches the layers below, and the model learns nothing. (A rate from a
+    parameter, a config or the command line is not checked: only literals are.)
+
+    ## Example
+    ```python
+    import torch.nn as nn
+
+    head = nn.Sequential(nn.Linear(512, 512), nn.Dropout(p=1.0), nn.Linear(512, 10))
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+
+    head = nn.Sequential(nn.Linear(512, 512), nn.Dropout(p=0.1), nn.Linear(512, 10))
+    ```
+    """
+
+    code = "NN401"
+    name = "dropout-rate-one"
+    MESSAGE = "Dropout rate 1 drops every activation: the model learns nothing"
+    severity = Severity.ERROR
+    failure_mode = DROPOUT_MISUSE
+    triggers = DROPOUT_TRIGGERS
+
+    VALID = [
+        "import torch.nn as nn\nnn.Dropout(0.5)\n",
+        "import torch.nn as nn\nnn.Dropout(p=args.dropout)\n",
+        "import torch.nn as nn\nnn.Dropout(cfg.drop_rate)\n",
+        # A user's own class named Dropout is not torch's.
+        "import torch\nclass Dropout:\n    def __init__(self, p): ...\nDropout(1.0)\n",
+        "import torch\nfrom mylib import nn\nnn.Dropout(1.0)\n",
+        # A constant assigned twice is not a constant.
+        "import torch.nn as nn\nDROP = 1.0\nif fast:\n    DROP = 0.1\nnn.Dropout(DROP)\n",
+        # A parameter shadows the module constant.
+        "import torch.nn as nn\nDROP = 1.0\ndef make(DROP):\n    return nn.Dropout(DROP)\n",
+        # TF2 ``tf.nn.dropout``'s second positional argument is ``rate``: 0.999 is allowed.
+        "import tensorflow as tf\ny = tf.nn.dropout(x, 0.999)\n",
+        # TF1 keep_prob=1.0 keeps everything: that is NN402's business, not this rule's.
+        "import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=1.0)\n",
+        "import torch.nn.functional as F\ny = F.dropout(x, 1.0 - keep)\n",
+        "import torch.nn as nn\nnn.Dropout(inplace=True)\n",
+        "import torch.nn as nn\nnn.Dropout(*args)\n",
+    ]
+    INVALID = [
+        Invalid("import torch.nn as nn\nlayer = nn.Dropout(1.0)\n", line=2),
+        Invalid("import torch.nn as nn\nlayer = nn.Dropout(p=1)\n", line=2),
+        Invalid("from torch import nn\nlayer = nn.Dropout2d((1.0))\n", line=2),
+        Invalid("from torch.nn import Dropout as D\nlayer = D(1e0)\n", line=2),
+        Invalid("import torch.nn.functional as F\ny = F.dropout(x, 1., training=True)\n", line=2),
+        Invalid("import torch\ny = torch.dropout(x, 1.0, True)\n", line=2),
+        Invalid("import torch.nn as nn\nDROP = 1.0\nlayer = nn.Dropout(DROP)\n", line=3),
+        Invalid("import torch.nn as nn\nlayer = nn.Dropout(True)\n", line=2),
+        Invalid("from keras import layers\nlayer = layers.Dropout(rate=1.0)\n", line=2),
+        Invalid("import tensorflow.keras.layers as L\nlayer = L.SpatialDropout2D(1)\n", line=2),
+        Invalid("import tensorflow as tf\nlayer = tf.keras.layers.Dropout(1.0)\n", line=2),
+        Invalid("from tensorflow import keras\nlayer = keras.layers.AlphaDropout(1.0)\n", line=2),
+        Invalid("import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=0)\n", line=2),
+        Invalid("import tensorflow as tf\ny = tf.nn.dropout(x, rate=1.0)\n", line=2),
+        Invalid("import tensorflow.compat.v1 as tf\ny = tf.nn.dropout(x, 0.0)\n", line=2),
+        Invalid("from torch.nn import *\nlayer = Dropout(1.0)\n", line=2),
+        Invalid(
+            "import torch.nn as nn\n\nclass Head(nn.Module):\n"
+            "    def __init__(self):\n        super().__init__()\n"
+            "        self.drop = nn.Dropout(\n            p=1.0,\n        )\n",
+            line=7,
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Violation]:
+        for site, rate in literal_rate_sites(facts):
+            if in_unit_interval(rate) and rate.drop_probability == 1:
+                what = (
+                    "keeps no activation" if rate.param == "keep_prob" else "drops every activation"
+                )
+                yield Violation(
+                    site.node,
+                    f"`{site.callee_text}` with {describe_rate(rate)} {what}, so the model learns "
+                    "nothing; use a rate strictly between 0 and 1 (0.1-0.5 is typical)",
+                )

@@ -1,0 +1,72 @@
+"""NN403: a dropout rate outside [0, 1] is no probability."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nnlint.catalog import DROPOUT_MISUSE
+from nnlint.facts import FileFacts
+from nnlint.findings import Severity
+from nnlint.rules._dropout import DROPOUT_TRIGGERS, describe_rate, literal_rate_sites
+from nnlint.rules.base import Invalid, Rule, Violation
+
+
+class DropoutRateOutOfRange(Rule):
+    """
+    ## What it does
+    Flags a dropout layer or call whose rate (or TensorFlow 1 `keep_prob`) is a literal outside
+    [0, 1]: a negative number such as `-0.1`, or one above 1 such as `1.5` or a percentage
+    like `50`. Same APIs as NN401.
+
+    ## Why is this bad?
+    The rate is a probability. PyTorch and Keras raise `ValueError` when the layer is built,
+    which may be hours into a job (in an evaluation script, or a branch taken late); a
+    percentage written as `50` instead of `0.5` is a common slip.
+
+    ## Example
+    ```python
+    from keras import layers
+
+    drop = layers.Dropout(50)
+    ```
+
+    ## Use instead
+    ```python
+    from keras import layers
+
+    drop = layers.Dropout(0.5)
+    ```
+    """
+
+    code = "NN403"
+    name = "dropout-rate-out-of-range"
+    MESSAGE = "Dropout rate outside [0, 1] is no probability"
+    severity = Severity.ERROR
+    failure_mode = DROPOUT_MISUSE
+    triggers = DROPOUT_TRIGGERS
+
+    VALID = [
+        "import torch.nn as nn\nnn.Dropout(0.999)\n",
+        "import torch.nn as nn\nnn.Dropout(-x)\n",
+        "import torch.nn as nn\nnn.Dropout(1.0 + eps)\n",
+        "from keras import layers\nlayers.Dropout(rate)\n",
+        # The second positional argument of Dropout is ``inplace``, not the rate.
+        "import torch.nn as nn\nnn.Dropout(0.5, 2)\n",
+    ]
+    INVALID = [
+        Invalid("import torch.nn as nn\nlayer = nn.Dropout(-0.1)\n", line=2),
+        Invalid("import torch.nn as nn\nlayer = nn.Dropout(p=1.5)\n", line=2),
+        Invalid("from keras import layers\nlayer = layers.Dropout(50)\n", line=2),
+        Invalid("import torch.nn.functional as F\ny = F.dropout(x, p=2, training=False)\n", line=2),
+        Invalid("import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=-1)\n", line=2),
+        Invalid("import torch.nn as nn\nRATE = -0.5\nlayer = nn.Dropout(RATE)\n", line=3),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Violation]:
+        for site, rate in literal_rate_sites(facts):
+            if rate.value is not None and not 0 <= rate.value <= 1:
+                yield Violation(
+                    site.node,
+                    f"`{site.callee_text}` with {describe_rate(rate)} is outside [0, 1]: it "
+                    "fails when the layer is built or runs; use a probability between 0 and 1",
+                )

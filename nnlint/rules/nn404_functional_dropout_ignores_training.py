@@ -1,0 +1,184 @@
+"""NN404: functional dropout in ``forward`` that ignores the module's train/eval mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from nnlint.catalog import DROPOUT_MISUSE
+from nnlint.facts import DropoutSite, FileFacts
+from nnlint.findings import Severity
+from nnlint.rules._dropout import DROPOUT_TRIGGERS
+from nnlint.rules.base import Fix, Invalid, Rule, Violation
+
+_FIX_TITLE = "Pass `training=self.training`"
+
+
+class FunctionalDropoutIgnoresTraining(Rule):
+    """
+    ## What it does
+    Flags `torch.nn.functional.dropout` (and `dropout1d/2d/3d`, `alpha_dropout`,
+    `feature_alpha_dropout`) called in `forward` of an `nn.Module` subclass without a
+    `training` argument (keyword or third positional).
+
+    ## Why is this bad?
+    Functional dropout does not know whether the module is in train or eval mode: it follows
+    its `training` argument. `F.dropout` and `dropout1d/2d/3d` default to `training=True`, so
+    without the argument dropout stays on after `model.eval()`: evaluation and inference are
+    noisy and wrong. `F.alpha_dropout` and `F.feature_alpha_dropout` default to
+    `training=False`, so without it they never drop anything, not even in training. `nn.Dropout`
+    modules follow `model.train()`/`model.eval()` by themselves and are not affected.
+
+    An explicit `training=True` (Monte-Carlo dropout) or `training=False` is a deliberate choice
+    and is not flagged. Calls outside `forward`, in nested functions, or in classes nnlint cannot
+    see are an `nn.Module` (a base class imported from elsewhere) are not flagged either.
+
+    ## Example
+    ```python
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+
+    class Head(nn.Module):
+        def forward(self, x):
+            return F.dropout(x, p=0.2)
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+
+    class Head(nn.Module):
+        def forward(self, x):
+            return F.dropout(x, p=0.2, training=self.training)
+    ```
+
+    ## Fix safety
+    The fix appends `training=self.training` to the call. It is safe: it changes the behaviour
+    only in the mode the code was wrong in (eval for `dropout`, train for `alpha_dropout`). It is
+    offered only when the method's first parameter is named `self`.
+    """
+
+    code = "NN404"
+    name = "functional-dropout-ignores-training"
+    MESSAGE = (
+        "Functional dropout in `forward` ignores train/eval mode; pass `training=self.training`"
+    )
+    severity = Severity.WARNING
+    failure_mode = DROPOUT_MISUSE
+    fixable = True
+    fix_title = _FIX_TITLE
+    triggers = DROPOUT_TRIGGERS
+
+    VALID = [
+        "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n        return F.dropout(x, 0.1, training=self.training)\n",
+        # An explicit training=True is Monte-Carlo dropout, on purpose.
+        "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n        return F.dropout(x, 0.1, training=True)\n",
+        # training passed positionally.
+        "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n        return F.dropout(x, 0.1, self.training)\n",
+        "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n        return F.dropout(x, **self.kw)\n",
+        # Not in forward, not in a Module.
+        "import torch.nn.functional as F\n\ndef augment(x):\n    return F.dropout(x, 0.1)\n",
+        "import torch.nn.functional as F\n\nclass Aug:\n"
+        "    def forward(self, x):\n        return F.dropout(x, 0.1)\n",
+        # nn.Dropout follows train()/eval() by itself.
+        "import torch.nn as nn\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n        return nn.Dropout(0.1)(x)\n",
+        # torch.dropout has no default for ``train``.
+        "import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n        return torch.dropout(x, 0.1, self.training)\n",
+        # A user's own ``dropout`` function.
+        "import torch.nn as nn\nfrom .ops import dropout\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n        return dropout(x, 0.1)\n",
+    ]
+    INVALID = [
+        Invalid(
+            "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+            "    def forward(self, x):\n        return F.dropout(x, p=0.1)\n",
+            line=6,
+            expected_fix="import torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            "class M(nn.Module):\n    def forward(self, x):\n"
+            "        return F.dropout(x, p=0.1, training=self.training)\n",
+        ),
+        Invalid(
+            "from torch import nn\nfrom torch.nn import functional as F\n\nclass Base(nn.Module):\n"
+            "    pass\n\nclass M(Base):\n    def forward(self, x):\n"
+            "        return F.dropout2d(x)\n",
+            line=9,
+            expected_fix="from torch import nn\nfrom torch.nn import functional as F\n\n"
+            "class Base(nn.Module):\n    pass\n\nclass M(Base):\n    def forward(self, x):\n"
+            "        return F.dropout2d(x, training=self.training)\n",
+        ),
+        Invalid(
+            "import torch\n\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
+            "        y = torch.nn.functional.alpha_dropout(\n            x,\n            0.2,\n"
+            "        )\n        return y\n",
+            line=5,
+            expected_fix="import torch\n\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
+            "        y = torch.nn.functional.alpha_dropout(\n            x,\n            0.2,\n"
+            "            training=self.training,\n        )\n        return y\n",
+        ),
+        # No ``self``: flagged, but no fix is offered.
+        Invalid(
+            "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+            "    def forward(this, x):\n        return F.dropout(x, 0.1)\n",
+            line=6,
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Violation]:
+        for site in facts.dropout_sites:
+            spec = site.spec
+            if spec.framework != "torch" or spec.training_default is None:
+                continue
+            if site.has_training_arg or not site.in_module_forward:
+                continue
+            if spec.training_default:
+                message = (
+                    f"`{site.callee_text}` in `forward` without `training=` stays on after "
+                    "`model.eval()` (it defaults to training=True); pass "
+                    "`training=self.training`"
+                )
+            else:
+                message = (
+                    f"`{site.callee_text}` in `forward` without `training=` never drops "
+                    "anything, not even in training (it defaults to training=False); pass "
+                    "`training=self.training`"
+                )
+            yield Violation(site.node, message, _fix(site))
+
+
+def _fix(site: DropoutSite) -> Fix | None:
+    if site.call.scope.first_param != "self" or not site.node.args:
+        return None
+    call = site.node
+    args = list(call.args)
+    last = args[-1]
+    training = cst.Arg(
+        keyword=cst.Name("training"),
+        value=cst.Attribute(value=cst.Name("self"), attr=cst.Name("training")),
+        equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        ),
+    )
+    if isinstance(last.comma, cst.Comma):
+        # Trailing comma (often one argument per line): the new argument takes the last slot
+        # and its layout, the old last argument gets the separator used between arguments.
+        separator = (
+            args[-2].comma
+            if len(args) > 1 and isinstance(args[-2].comma, cst.Comma)
+            else cst.Comma(whitespace_after=call.whitespace_before_args)
+        )
+        args[-1] = last.with_changes(comma=separator)
+        args.append(training.with_changes(comma=last.comma))
+    else:
+        args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        args.append(training)
+    return Fix(_FIX_TITLE, call, call.with_changes(args=args))

@@ -1,0 +1,457 @@
+"""The single traversal: one walk over a parsed module that fills ``FileFacts`` for every rule.
+
+It descends only into fields that can hold code (never whitespace, comments or string literals) and
+tracks scopes and imports itself instead of resolving libcst metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import libcst as cst
+
+from nnlint.facts import (
+    DROPOUT_SPECS,
+    CallSite,
+    DropoutSite,
+    DropoutSpec,
+    FileFacts,
+    Number,
+    RateArgument,
+    Scope,
+    number_literal,
+)
+from nnlint.imports import AliasTable, dotted_parts
+
+# Field names that only ever hold whitespace, punctuation or operators.
+_SKIPPED_FIELDS = frozenset(
+    {
+        "lpar",
+        "rpar",
+        "comma",
+        "semicolon",
+        "leading_lines",
+        "lines_after_decorators",
+        "header",
+        "footer",
+        "trailing_whitespace",
+        "newline",
+        "equal",
+        "colon",
+        "dot",
+        "star",
+        "operator",
+        "asynchronous",
+        "walrus",
+        "arrow",
+        "lbracket",
+        "rbracket",
+        "lbrace",
+        "rbrace",
+        "first_comma",
+        "second_comma",
+    }
+)
+
+# Node types with nothing a rule could care about below them.
+_LEAF_TYPES: tuple[type[cst.CSTNode], ...] = (
+    cst.Name,
+    cst.Integer,
+    cst.Float,
+    cst.Imaginary,
+    cst.SimpleString,
+    cst.ConcatenatedString,
+    cst.FormattedString,
+    cst.Ellipsis,
+    cst.Pass,
+    cst.Break,
+    cst.Continue,
+    cst.Comment,
+    cst.EmptyLine,
+    cst.Newline,
+    cst.TrailingWhitespace,
+    cst.SimpleWhitespace,
+    cst.ParenthesizedWhitespace,
+)
+
+# Canonical base classes (beyond ``torch.nn.*`` classes) that make a class an nn.Module.
+_MODULE_BASES = frozenset(
+    {
+        "torch.nn.Module",
+        "torch.jit.ScriptModule",
+        "pytorch_lightning.LightningModule",
+        "lightning.LightningModule",
+        "lightning.pytorch.LightningModule",
+        "pytorch_lightning.core.LightningModule",
+    }
+)
+
+_child_fields_cache: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(node_type: type) -> tuple[str, ...]:
+    fields = _child_fields_cache.get(node_type)
+    if fields is None:
+        fields = tuple(
+            f.name
+            for f in dataclasses.fields(node_type)
+            if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
+        )
+        _child_fields_cache[node_type] = fields
+    return fields
+
+
+def _iter_target_names(target: cst.BaseExpression) -> Iterator[str]:
+    """Names bound by an assignment target (``a``, ``a, (b, *c)``); attributes bind nothing."""
+    if isinstance(target, cst.Name):
+        yield target.value
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            yield from _iter_target_names(element.value)
+    elif isinstance(target, cst.StarredElement):
+        yield from _iter_target_names(target.value)
+
+
+class FactCollector:
+    """Walks one module once and returns its ``FileFacts``."""
+
+    def __init__(self) -> None:
+        self._aliases = AliasTable()
+        self._calls: list[CallSite] = []
+        self._classes: list[Scope] = []
+        self._module_binding_counts: dict[str, int] = {}
+        self._module_literals: dict[str, Number] = {}
+        # Last callee names worth recording; import aliases of them are added as they are seen.
+        self._dispatch: set[str] = {q.rsplit(".", 1)[1] for q in DROPOUT_SPECS}
+        self._interesting_targets = set(DROPOUT_SPECS)
+        self._scope: Scope
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            cst.Call: self._visit_call,
+            cst.Arg: self._visit_arg,
+            cst.Import: self._visit_import,
+            cst.ImportFrom: self._visit_import_from,
+            cst.FunctionDef: self._visit_function,
+            cst.ClassDef: self._visit_class,
+            cst.Lambda: self._visit_lambda,
+            cst.Assign: self._visit_assign,
+            cst.AnnAssign: self._visit_ann_assign,
+            cst.AugAssign: self._visit_aug_assign,
+            cst.For: self._visit_for,
+            cst.CompFor: self._visit_comp_for,
+            cst.WithItem: self._visit_with_item,
+            cst.ExceptHandler: self._visit_except_handler,
+            cst.NamedExpr: self._visit_named_expr,
+            cst.Global: self._visit_global,
+            cst.Nonlocal: self._visit_global,
+        }
+        for leaf in _LEAF_TYPES:
+            self._handlers[leaf] = self._skip
+
+    # -- driver -----------------------------------------------------------------------------
+
+    def collect(self, module: cst.Module) -> FileFacts:
+        self._scope = Scope("module", "<module>", module, None)
+        module_scope = self._scope
+        for statement in module.body:
+            self._walk(statement)
+        facts = FileFacts(module=module, aliases=self._aliases, module_scope=module_scope)
+        facts.constants = {
+            name: value
+            for name, value in self._module_literals.items()
+            if self._module_binding_counts.get(name) == 1
+        }
+        facts.classes = self._classes
+        self._resolve_classes()
+        known = tuple(DROPOUT_SPECS)
+        for site in self._calls:
+            qualname = None
+            if not site.scope.binds_locally(site.callee[0]):
+                qualname = self._aliases.resolve(site.callee, known)
+            facts.calls.append(dataclasses.replace(site, qualname=qualname))
+        for site in facts.calls:
+            spec = DROPOUT_SPECS.get(site.qualname or "")
+            if spec is not None:
+                facts.dropout_sites.append(_dropout_site(site, spec, facts.constants))
+        return facts
+
+    def _walk(self, node: cst.CSTNode) -> None:
+        handler = self._handlers.get(type(node))
+        if handler is not None:
+            handler(node)
+            return
+        self._walk_children(node)
+
+    def _walk_children(self, node: cst.CSTNode) -> None:
+        walk = self._walk
+        for name in _child_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                walk(value)
+            elif isinstance(value, (tuple, list)):
+                for item in value:
+                    if isinstance(item, cst.CSTNode):
+                        walk(item)
+
+    def _walk_all(self, nodes: Any) -> None:
+        for node in nodes:
+            self._walk(node)
+
+    def _skip(self, node: cst.CSTNode) -> None:
+        return None
+
+    # -- bindings ---------------------------------------------------------------------------
+
+    def _bind(self, name: str, scope: Scope | None = None) -> None:
+        scope = scope or self._scope
+        scope.local_names.add(name)
+        if scope.kind == "module":
+            self._module_binding_counts[name] = self._module_binding_counts.get(name, 0) + 1
+
+    def _bind_target(self, target: cst.BaseExpression) -> None:
+        for name in _iter_target_names(target):
+            self._bind(name)
+
+    # -- handlers ---------------------------------------------------------------------------
+
+    def _visit_call(self, node: cst.Call) -> None:
+        func = node.func
+        last = (
+            func.value
+            if isinstance(func, cst.Name)
+            else func.attr.value
+            if isinstance(func, cst.Attribute)
+            else None
+        )
+        if last is not None and last in self._dispatch:
+            parts = dotted_parts(func)
+            if parts is not None:
+                self._calls.append(CallSite(node, parts, self._scope))
+        self._walk(func)
+        for arg in node.args:
+            self._walk(arg.value)
+
+    def _visit_arg(self, node: cst.Arg) -> None:
+        self._walk(node.value)
+
+    def _note_import_bindings(self, bound: list[str]) -> None:
+        for local in bound:
+            self._bind(local)
+            target = self._aliases.lookup(local)
+            if target and target in self._interesting_targets:
+                self._dispatch.add(local)
+
+    def _visit_import(self, node: cst.Import) -> None:
+        self._note_import_bindings(self._aliases.add_import(node))
+
+    def _visit_import_from(self, node: cst.ImportFrom) -> None:
+        self._note_import_bindings(self._aliases.add_import_from(node))
+
+    def _visit_parameters(self, params: cst.Parameters, scope: Scope) -> None:
+        """Walk defaults/annotations in the current scope, bind the names in ``scope``."""
+        ordered = [*params.posonly_params, *params.params]
+        if ordered:
+            scope.first_param = ordered[0].name.value
+        everything = [*ordered, *params.kwonly_params]
+        for extra in (params.star_arg, params.star_kwarg):
+            if isinstance(extra, cst.Param):
+                everything.append(extra)
+        for param in everything:
+            scope.local_names.add(param.name.value)
+            if param.default is not None:
+                self._walk(param.default)
+            if param.annotation is not None:
+                self._walk(param.annotation.annotation)
+
+    def _visit_function(self, node: cst.FunctionDef) -> None:
+        self._bind(node.name.value)
+        for decorator in node.decorators:
+            self._walk(decorator.decorator)
+        scope = Scope("function", node.name.value, node, self._scope)
+        self._visit_parameters(node.params, scope)
+        if node.returns is not None:
+            self._walk(node.returns.annotation)
+        outer, self._scope = self._scope, scope
+        try:
+            self._walk(node.body)
+        finally:
+            self._scope = outer
+
+    def _visit_lambda(self, node: cst.Lambda) -> None:
+        scope = Scope("function", "<lambda>", node, self._scope)
+        self._visit_parameters(node.params, scope)
+        outer, self._scope = self._scope, scope
+        try:
+            self._walk(node.body)
+        finally:
+            self._scope = outer
+
+    def _visit_class(self, node: cst.ClassDef) -> None:
+        self._bind(node.name.value)
+        for decorator in node.decorators:
+            self._walk(decorator.decorator)
+        for arg in (*node.bases, *node.keywords):
+            self._walk(arg.value)
+        bases = tuple(arg.value for arg in node.bases if arg.keyword is None and not arg.star)
+        scope = Scope("class", node.name.value, node, self._scope, bases=bases)
+        self._classes.append(scope)
+        outer, self._scope = self._scope, scope
+        try:
+            self._walk(node.body)
+        finally:
+            self._scope = outer
+
+    def _visit_assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._bind_target(target.target)
+            self._walk(target.target)
+        if self._scope.kind == "module" and len(node.targets) == 1:
+            target = node.targets[0].target
+            value = number_literal(node.value)
+            if isinstance(target, cst.Name) and value is not None:
+                self._module_literals[target.value] = value
+        self._walk(node.value)
+
+    def _visit_ann_assign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._bind_target(node.target)
+            value = number_literal(node.value)
+            if (
+                self._scope.kind == "module"
+                and isinstance(node.target, cst.Name)
+                and value is not None
+            ):
+                self._module_literals[node.target.value] = value
+            self._walk(node.value)
+        self._walk(node.target)
+        self._walk(node.annotation.annotation)
+
+    def _visit_aug_assign(self, node: cst.AugAssign) -> None:
+        self._bind_target(node.target)
+        self._walk(node.target)
+        self._walk(node.value)
+
+    def _visit_for(self, node: cst.For) -> None:
+        self._bind_target(node.target)
+        self._walk_children(node)
+
+    def _visit_comp_for(self, node: cst.CompFor) -> None:
+        self._bind_target(node.target)
+        self._walk_children(node)
+
+    def _visit_with_item(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._bind_target(node.asname.name)
+        self._walk(node.item)
+
+    def _visit_except_handler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None and isinstance(node.name.name, cst.Name):
+            self._bind(node.name.name.value)
+        self._walk_children(node)
+
+    def _visit_named_expr(self, node: cst.NamedExpr) -> None:
+        self._bind_target(node.target)
+        self._walk(node.value)
+
+    def _visit_global(self, node: cst.Global | cst.Nonlocal) -> None:
+        # A function that rebinds a module name makes that name no constant.
+        for item in node.names:
+            name = item.name.value
+            self._module_binding_counts[name] = self._module_binding_counts.get(name, 0) + 2
+
+    # -- after the walk ---------------------------------------------------------------------
+
+    def _resolve_classes(self) -> None:
+        by_name: dict[str, Scope] = {}
+        for cls in self._classes:
+            if cls.parent is not None and cls.parent.kind == "module":
+                # A name defined twice is ambiguous; keep neither.
+                by_name[cls.name] = cls if cls.name not in by_name else by_name[cls.name]
+        decided: dict[int, bool] = {}
+
+        def is_module(cls: Scope, seen: frozenset[int]) -> bool:
+            key = id(cls)
+            if key in decided:
+                return decided[key]
+            result = False
+            for base in cls.bases:
+                parts = dotted_parts(base)
+                if parts is None:
+                    continue
+                local = by_name.get(parts[0]) if len(parts) == 1 else None
+                if local is not None and id(local) not in seen:
+                    result = is_module(local, seen | {key})
+                else:
+                    qualname = self._aliases.resolve(parts)
+                    result = qualname is not None and (
+                        qualname in _MODULE_BASES
+                        or (
+                            qualname.startswith("torch.nn.")
+                            and qualname.count(".") == 2
+                            and qualname.rsplit(".", 1)[1][:1].isupper()
+                        )
+                    )
+                if result:
+                    break
+            decided[key] = result
+            return result
+
+        for cls in self._classes:
+            cls.is_nn_module = is_module(cls, frozenset())
+
+
+def _dropout_site(site: CallSite, spec: DropoutSpec, constants: dict[str, Number]) -> DropoutSite:
+    positional: list[cst.Arg] = []
+    keywords: dict[str, cst.Arg] = {}
+    unpacked = False
+    for arg in site.node.args:
+        if arg.star:
+            # Positions after ``*args`` are unknown, and ``**kwargs`` may hold anything.
+            unpacked = True
+        elif arg.keyword is not None:
+            keywords[arg.keyword.value] = arg
+        elif not unpacked:
+            positional.append(arg)
+
+    rate: RateArgument | None = None
+    for keyword in spec.keywords:
+        if keyword in keywords:
+            rate = _rate_argument(keyword, keywords[keyword].value, True, site.scope, constants)
+            break
+    else:
+        if len(positional) > spec.rate_index:
+            rate = _rate_argument(
+                spec.positional_rate,
+                positional[spec.rate_index].value,
+                False,
+                site.scope,
+                constants,
+            )
+    has_training = (
+        unpacked
+        or "training" in keywords
+        or "train" in keywords
+        or (spec.training_index is not None and len(positional) > spec.training_index)
+    )
+    return DropoutSite(call=site, spec=spec, rate=rate, has_training_arg=has_training)
+
+
+def _rate_argument(
+    param: str,
+    node: cst.BaseExpression,
+    keyword: bool,
+    scope: Scope,
+    constants: dict[str, Number],
+) -> RateArgument:
+    value = number_literal(node)
+    constant = None
+    if value is None and isinstance(node, cst.Name) and not scope.binds_locally(node.value):
+        value = constants.get(node.value)
+        constant = node.value if value is not None else None
+    return RateArgument(param=param, node=node, keyword=keyword, value=value, constant=constant)
+
+
+def collect_facts(module: cst.Module) -> FileFacts:
+    """Walk ``module`` once and return what every rule needs."""
+    return FactCollector().collect(module)
