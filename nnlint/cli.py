@@ -54,6 +54,11 @@ class NNLintGroup(click.Group):
         except (ConfigError, UserError) as exc:
             click.echo(f"nnlint: error: {exc}", err=True)
             ctx.exit(EXIT_ERROR)
+        except BrokenPipeError:
+            # `nnlint check | head`: the reader left; stop quietly, as other CLI tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("nnlint: interrupted", err=True)
             ctx.exit(130)
@@ -70,7 +75,9 @@ class NNLintGroup(click.Group):
 
 
 @click.group(cls=NNLintGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(nnlint.__version__, "-V", "--version", prog_name="nnlint")
+@click.version_option(
+    nnlint.__version__, "-V", "--version", prog_name="nnlint", message="%(prog)s %(version)s"
+)
 def cli() -> None:
     """nnlint: catch neural-network training failures in code, before they cost a GPU-week."""
 
@@ -220,7 +227,9 @@ class _Project:
     help="Processes to lint with [default: CPU count; 1 = in process].",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only, no summary.")
-@click.version_option(nnlint.__version__, "-V", "--version", prog_name="nnlint")
+@click.version_option(
+    nnlint.__version__, "-V", "--version", prog_name="nnlint", message="%(prog)s %(version)s"
+)
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -277,7 +286,7 @@ def check(
     lint_jobs: list[LintJob] = []
     if use_stdin:
         name, config = arg_configs[0]
-        source = click.get_binary_stream("stdin").read()
+        source = sys.stdin.buffer.read()
         lint_jobs.append(
             LintJob(path=name, settings=project.settings_for(config, name), source=source)
         )
@@ -303,7 +312,7 @@ def check(
         jobs=jobs if jobs is not None else (os.cpu_count() or 1),
     )
 
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     if diff:
         ctx.exit(_report_diff(result, quiet, exit_zero))
 
@@ -314,7 +323,7 @@ def check(
         fixed = fixed_by_path.get(job.path)
         sys.stdout.buffer.write(fixed.fixed if fixed else (job.source or b""))
         sys.stdout.flush()
-        out = click.get_text_stream("stderr")
+        out = sys.stderr
     elif fix:
         from nnlint.runner import write_atomically
 
@@ -374,7 +383,7 @@ def _print_summary(out: Any, findings: Sequence[Finding], fixed: int, fix_mode: 
 
 
 def _report_diff(result: Any, quiet: bool, exit_zero: bool) -> int:
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     for fixed in result.fixed_files:
         before = fixed.original.decode("utf-8", "replace").splitlines(keepends=True)
         after = fixed.fixed.decode("utf-8", "replace").splitlines(keepends=True)
