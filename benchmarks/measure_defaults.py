@@ -1,4 +1,4 @@
-"""Measure the probe on the healthy and pathological zoo models; print the table behind the defaults.
+"""Measure the probe on the healthy and pathological zoo models; print the table of the defaults.
 
 Usage: python benchmarks/measure_defaults.py [--seeds 3] [--full-resnet] [--markdown]
 The numbers in docs/gradcheck-defaults.md come from this script.

@@ -5,6 +5,8 @@ Importing this package does not import torch; the probe and assertion helpers lo
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 from pytest_gradcheck.bounds import Bounds, BoundsError
@@ -48,3 +50,20 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+class _Package(types.ModuleType):
+    """Keeps ``pytest_gradcheck.probe`` the function once the submodule of that name is imported.
+
+    Importing ``pytest_gradcheck.probe`` (the module) makes Python set the package attribute
+    ``probe`` to the module, which would shadow the function; ``from pytest_gradcheck.probe
+    import ...`` still works, it reads ``sys.modules``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "probe" and isinstance(value, types.ModuleType):
+            value = value.probe
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
