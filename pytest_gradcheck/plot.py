@@ -63,7 +63,10 @@ def plot_gradient_flow(
     grads_ax.axhline(bounds.max_grad_norm, color="tab:red", linestyle=":", label="max_grad_norm")
     if bounds.min_grad_norm > 0:
         grads_ax.axhline(
-            bounds.min_grad_norm, color="tab:orange", linestyle=":", label="min_grad_norm"
+            bounds.min_grad_norm,
+            color="tab:orange",
+            linestyle=":",
+            label="min_grad_norm (per-element RMS)",
         )
     grads_ax.set_yscale("log")
     grads_ax.set_xticks(positions)
