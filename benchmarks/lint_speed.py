@@ -82,7 +82,7 @@ class Sample:
     # ru_maxrss from wait4: the largest single process of the tree (the child or any reaped
     # descendant, e.g. a pool worker). Exact, from the kernel.
     max_rss_mb: float
-    # Peak of the summed PSS of the whole process tree, sampled every 50 ms: what the run costs
+    # Peak of the summed PSS of the whole process tree, sampled every 50-200 ms: what the run costs
     # the machine in memory when it uses a process pool. Approximate (may miss short peaks).
     tree_pss_mb: float
     exit_code: int
@@ -160,6 +160,7 @@ class TreeMemorySampler(threading.Thread):
     def run(self) -> None:
         if not os.path.isdir("/proc/self/task"):
             return  # not Linux: only the exact ru_maxrss figure is available
+        started = time.monotonic()
         while not self._stop_event.is_set():
             stack, total = [self.pid], 0
             while stack:
@@ -167,7 +168,10 @@ class TreeMemorySampler(threading.Thread):
                 total += _pss_kib(pid)
                 stack.extend(_children(pid))
             self.peak_kib = max(self.peak_kib, total)
-            self._stop_event.wait(self.interval_s)
+            # Sample densely at first (short runs), then back off: on a 2-core machine the
+            # sampler's own CPU would otherwise slow the long runs it measures.
+            elapsed = time.monotonic() - started
+            self._stop_event.wait(self.interval_s if elapsed < 2 else 4 * self.interval_s)
 
     def stop(self) -> float:
         self._stop_event.set()
