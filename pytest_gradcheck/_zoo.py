@@ -213,7 +213,8 @@ def _classification(model: nn.Module, x: Tensor, classes: int) -> tuple[nn.Modul
 
 
 def _resnet(small: bool) -> tuple[nn.Module, Any, Any]:
-    return _classification(CifarResNet18(width=16 if small else 64), torch.randn(8, 3, 32, 32), 10)
+    model = CifarResNet18(width=8 if small else 64)
+    return _classification(model, torch.randn(4 if small else 8, 3, 32, 32), 10)
 
 
 def _vit(small: bool) -> tuple[nn.Module, Any, Any]:
@@ -244,7 +245,7 @@ def _lstm(small: bool) -> tuple[nn.Module, Any, Any]:
 
 
 def _mobilenet(small: bool) -> tuple[nn.Module, Any, Any]:
-    return _classification(MobileNetReLU6(), torch.randn(16, 3, 32, 32), 10)
+    return _classification(MobileNetReLU6(), torch.randn(8, 3, 32, 32), 10)
 
 
 def _relu_mlp20(small: bool) -> tuple[nn.Module, Any, Any]:
@@ -303,7 +304,12 @@ def _saturated_tanh(small: bool) -> tuple[nn.Module, Any, Any]:
 
 _Builder = Callable[[bool], tuple[nn.Module, Any, Any]]
 _CASES: dict[str, tuple[_Builder, frozenset[str], frozenset[str], str]] = {
-    "resnet18": (_resnet, frozenset(), frozenset(), "CIFAR ResNet-18, batch 8"),
+    "resnet18": (
+        _resnet,
+        frozenset(),
+        frozenset(),
+        "CIFAR ResNet-18 (tests: width 8, batch 4; --full: width 64, batch 8)",
+    ),
     "vit": (_vit, frozenset(), frozenset(), "ViT, 4 blocks, dim 64, batch 16"),
     "gpt2": (
         _gpt2,
@@ -312,7 +318,7 @@ _CASES: dict[str, tuple[_Builder, frozenset[str], frozenset[str], str]] = {
         "GPT-2 (transformers), 3 layers, n_embd 64, batch 8x32",
     ),
     "lstm": (_lstm, frozenset(), frozenset(), "2-layer LSTM classifier, batch 32x20"),
-    "mobilenet": (_mobilenet, frozenset(), frozenset(), "MobileNetV2-style ReLU6 net, batch 16"),
+    "mobilenet": (_mobilenet, frozenset(), frozenset(), "MobileNetV2-style ReLU6 net, batch 8"),
     "relu_mlp20_kaiming": (
         _relu_mlp20_kaiming,
         frozenset(),
