@@ -211,7 +211,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     try:
         item.stash[_item_bounds_key] = _marker_bounds(item, settings.bounds)
     except BoundsError as error:
-        pytest.fail(str(error), pytrace=False)
+        problem = str(error)
+    else:
+        problem = None
+    if problem is not None:
+        # Outside the except block, so pytest shows one message rather than a chained pair.
+        pytest.fail(problem, pytrace=False)
     if settings.seed is not None and _uses_gradcheck(item):
         # Seed before any fixture runs, so models and inputs built by fixtures or in the test
         # body are reproducible too; the previous RNG state comes back at teardown.
@@ -288,7 +293,11 @@ class GradcheckFixture:
         try:
             effective = self.bounds.merged(bounds, source="gradcheck(...)")
         except BoundsError as error:
-            pytest.fail(str(error), pytrace=False)
+            problem = str(error)
+        else:
+            problem = None
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
         from pytest_gradcheck.probe import probe
 
         # probe + format_failure rather than assert_gradients_healthy: the report of a failing
