@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 # Folders that never hold the user's own training code (ruff's defaults plus nnlint's cache).
 DEFAULT_EXCLUDES: tuple[str, ...] = (
@@ -98,23 +98,38 @@ class PathMatcher:
     root: str
     patterns: tuple[str, ...]
 
+    @cached_property
+    def _name_regex(self) -> re.Pattern[str] | None:
+        # One alternation for every slash-free glob: one regex call per path instead of many.
+        names = [p.rstrip("/") for p in self.patterns if "/" not in p.rstrip("/")]
+        if not names:
+            return None
+        return re.compile("|".join(f"(?:{_glob_regex(n).pattern})" for n in names))
+
+    @cached_property
+    def _anchored(self) -> tuple[re.Pattern[str], ...]:
+        anchored = []
+        for pattern in self.patterns:
+            stripped = pattern.rstrip("/")
+            if "/" in stripped:
+                anchored.append(
+                    _glob_regex(stripped[2:] if stripped.startswith("./") else stripped)
+                )
+        return tuple(anchored)
+
     def matches(self, path: str) -> bool:
         """True when ``path`` (absolute, or relative to the CWD) matches one of the globs."""
         if not self.patterns:
             return False
+        name_regex = self._name_regex
+        if name_regex is not None and name_regex.match(os.path.basename(path.rstrip(os.sep))):
+            return True
+        if not self._anchored:
+            return False
         abs_path = os.path.abspath(path)
-        name = os.path.basename(abs_path)
         rel = os.path.relpath(abs_path, self.root).replace(os.sep, "/")
-        for pattern in self.patterns:
-            stripped = pattern.rstrip("/")
-            if "/" in stripped:
-                anchored = stripped[2:] if stripped.startswith("./") else stripped
-                regex = _glob_regex(anchored)
-                if regex.match(rel) or regex.match(abs_path.replace(os.sep, "/")):
-                    return True
-            elif _glob_regex(stripped).match(name):
-                return True
-        return False
+        posix_abs = abs_path.replace(os.sep, "/")
+        return any(r.match(rel) or r.match(posix_abs) for r in self._anchored)
 
     def matches_self_or_parent(self, path: str) -> bool:
         """True when ``path`` or one of its folders (up to ``root``) is matched."""

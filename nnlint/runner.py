@@ -12,7 +12,6 @@ import os
 import tempfile
 import traceback
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +106,9 @@ def _lint_task(task: _Task) -> tuple[int, FileResult]:
 def _lint_tasks(tasks: list[_Task], jobs: int) -> list[tuple[int, FileResult]]:
     if jobs <= 1 or len(tasks) < MIN_FILES_FOR_POOL:
         return [_lint_task(task) for task in tasks]
+    # Imported here: a run answered from the cache never needs it (about 20 ms).
+    from concurrent.futures import ProcessPoolExecutor
+
     workers = min(jobs, len(tasks))
     # Several chunks per worker so one slow file does not leave the others idle.
     chunksize = max(1, len(tasks) // (workers * 4))
