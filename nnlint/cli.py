@@ -357,12 +357,38 @@ def check(
             sources = {
                 lint_jobs[0].path: lint_jobs[0].source.decode("utf-8", "replace").split("\n")
             }
-        out.write(render(output_format, findings, lookup, all_rules=rules, sources=sources))
+        edits = None
+        if output_format == "json" and not fix and any(f.fixable for f in findings):
+            edits = _fix_edits(lint_jobs, findings, jobs)
+        out.write(
+            render(output_format, findings, lookup, all_rules=rules, sources=sources, edits=edits)
+        )
 
     if not quiet and output_format in ("concise", "full"):
         _print_summary(out, findings, result.fixed_count, fix)
     out.flush()
     ctx.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_OK)
+
+
+def _fix_edits(lint_jobs: Sequence[Any], findings: Sequence[Finding], jobs: int | None) -> Any:
+    """The edits of each fixable finding, for the JSON format (as ruff's ``fix.edits``).
+
+    Only files with a fixable finding are linted again, in fix mode and without the cache.
+    """
+    from nnlint.formats import assign_edits, edits_between
+    from nnlint.runner import run
+
+    fixable_paths = {f.path for f in findings if f.fixable}
+    wanted = [job for job in lint_jobs if job.path in fixable_paths]
+    result = run(wanted, cache=None, fix=True, jobs=jobs or (os.cpu_count() or 1))
+    edits: dict[Finding, Any] = {}
+    for fixed in result.fixed_files:
+        changes = edits_between(
+            fixed.original.decode("utf-8", "replace"), fixed.fixed.decode("utf-8", "replace")
+        )
+        in_file = [f for f in findings if f.path == fixed.path]
+        edits.update(assign_edits(in_file, changes))
+    return edits
 
 
 def _plural(n: int, word: str = "error") -> str:

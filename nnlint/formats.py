@@ -6,6 +6,7 @@ metadata (name, severity, url, docs, failure mode), and returns the text to prin
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import pathlib
@@ -109,13 +110,81 @@ def render_full(
     return "".join(out)
 
 
-def finding_to_json(f: Finding, rules: RuleLookup) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text from (row, column) to (end_row, end_column) with ``content`` (1-based)."""
+
+    row: int
+    column: int
+    end_row: int
+    end_column: int
+    content: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "content": self.content,
+            "location": {"row": self.row, "column": self.column},
+            "end_location": {"row": self.end_row, "column": self.end_column},
+        }
+
+
+def _advance(row: int, column: int, text: str) -> tuple[int, int]:
+    newlines = text.count("\n")
+    if newlines:
+        return row + newlines, len(text) - text.rfind("\n")
+    return row, column + len(text)
+
+
+def edits_between(original: str, fixed: str) -> list[Edit]:
+    """The minimal edits that turn ``original`` into ``fixed``: changed line blocks, trimmed to
+    the characters that differ (so an inserted keyword is one insertion at its column)."""
+    before = original.splitlines(keepends=True)
+    after = fixed.splitlines(keepends=True)
+    edits = []
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        old, new = "".join(before[i1:i2]), "".join(after[j1:j2])
+        prefix = len(os.path.commonprefix([old, new]))
+        suffix = len(os.path.commonprefix([old[prefix:][::-1], new[prefix:][::-1]]))
+        row, column = _advance(i1 + 1, 1, old[:prefix])
+        end_row, end_column = _advance(row, column, old[prefix : len(old) - suffix])
+        edits.append(Edit(row, column, end_row, end_column, new[prefix : len(new) - suffix]))
+    return edits
+
+
+def assign_edits(findings: Sequence[Finding], edits: Sequence[Edit]) -> dict[Finding, list[Edit]]:
+    """Give each edit to the fixable finding whose span holds it (else the nearest before it)."""
+    fixable = sorted((f for f in findings if f.fixable), key=Finding.sort_key)
+    assigned: dict[Finding, list[Edit]] = {f: [] for f in fixable}
+    for edit in edits:
+        position = (edit.row, edit.column)
+        owner = None
+        for f in fixable:
+            if (f.line, f.column) <= position <= (f.end_line, f.end_column):
+                owner = f
+                break
+            if (f.line, f.column) <= position:
+                owner = f
+        owner = owner or (fixable[0] if fixable else None)
+        if owner is not None:
+            assigned[owner].append(edit)
+    return assigned
+
+
+def finding_to_json(
+    f: Finding, rules: RuleLookup, edits: Sequence[Edit] | None = None
+) -> dict[str, Any]:
     """One finding in ruff's JSON shape (plus ``severity`` and ``failure_mode``)."""
     rule = rules(f.code)
     fix = None
     if f.fixable:
-        # Edits are not exposed by the engine; `nnlint check --diff` shows the exact change.
-        fix = {"applicability": "safe", "message": f.fix_title, "edits": []}
+        fix = {
+            "applicability": "safe",
+            "message": f.fix_title,
+            "edits": [edit.to_json() for edit in edits or ()],
+        }
     return {
         "cell": None,
         "code": f.code,
@@ -132,8 +201,14 @@ def finding_to_json(f: Finding, rules: RuleLookup) -> dict[str, Any]:
     }
 
 
-def render_json(findings: Sequence[Finding], rules: RuleLookup) -> str:
-    return json.dumps([finding_to_json(f, rules) for f in findings], indent=2) + "\n"
+def render_json(
+    findings: Sequence[Finding],
+    rules: RuleLookup,
+    edits: Mapping[Finding, Sequence[Edit]] | None = None,
+) -> str:
+    edits = edits or {}
+    records = [finding_to_json(f, rules, edits.get(f)) for f in findings]
+    return json.dumps(records, indent=2) + "\n"
 
 
 def _gh_data(text: str) -> str:
@@ -312,6 +387,7 @@ def render(
     *,
     all_rules: Sequence[RuleView] = (),
     sources: Mapping[str, Sequence[str]] | None = None,
+    edits: Mapping[Finding, Sequence[Edit]] | None = None,
 ) -> str:
     """Dispatch on ``output_format`` (one of ``OUTPUT_FORMATS``)."""
     if output_format == "concise":
@@ -325,7 +401,7 @@ def render(
 
         return render_full(findings, rules, lookup)
     if output_format == "json":
-        return render_json(findings, rules)
+        return render_json(findings, rules, edits)
     if output_format == "github":
         return render_github(findings, rules)
     if output_format == "sarif":

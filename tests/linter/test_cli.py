@@ -205,6 +205,9 @@ def test_json_output_is_ruff_shaped_and_has_no_summary(project):
     assert records[0]["name"] == "dropout-rate-one"
     assert records[0]["location"]["row"] == 8 and records[0]["fix"] is None
     assert records[1]["fix"]["applicability"] == "safe"
+    [edit] = records[1]["fix"]["edits"]
+    assert edit["content"] == ", training=self.training"
+    assert edit["location"] == edit["end_location"] == {"row": 7, "column": 34}
     assert records[0]["filename"] == str(project / "models" / "classifier.py")
 
 

@@ -15,6 +15,8 @@ from nnlint.catalog import FailureMode
 from nnlint.findings import Finding, Severity
 from nnlint.formats import (
     UnknownRule,
+    assign_edits,
+    edits_between,
     render,
     render_concise,
     render_full,
@@ -243,3 +245,56 @@ def test_an_unregistered_code_renders_instead_of_crashing():
 def test_render_rejects_an_unknown_format():
     with pytest.raises(ValueError, match="unknown output format"):
         render("xml", FINDINGS, lookup)
+
+
+def _apply(text: str, edits) -> str:
+    """Apply ruff-style edits (1-based rows/columns), last first so positions stay valid."""
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+
+    def offset(row: int, column: int) -> int:
+        return offsets[row - 1] + column - 1
+
+    for edit in sorted(edits, key=lambda e: (e.row, e.column), reverse=True):
+        start, end = offset(edit.row, edit.column), offset(edit.end_row, edit.end_column)
+        text = text[:start] + edit.content + text[end:]
+    return text
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (MODEL, MODEL.replace("F.dropout(x, 0.5)", "F.dropout(x, 0.5, training=self.training)")),
+        ("a = 1\nb = 2\nc = 3\n", "a = 1\nc = 3\n"),
+        ("a = 1\n", "a = 1\nb = 2\n"),
+        ("x = f(\n    1,\n)\n", "x = f(\n    1,\n    training=self.training,\n)\n"),
+        ("no newline", "no newline at end"),
+    ],
+    ids=["insert-keyword", "delete-line", "append-line", "multiline-call", "no-final-newline"],
+)
+def test_json_fix_edits_reproduce_the_fixed_source(before, after):
+    edits = edits_between(before, after)
+    assert edits and _apply(before, edits) == after
+
+
+def test_keyword_insertion_is_a_single_zero_width_edit_at_its_column():
+    after = MODEL.replace("F.dropout(x, 0.5)", "F.dropout(x, 0.5, training=self.training)")
+    [edit] = edits_between(MODEL, after)
+    assert (edit.row, edit.column, edit.end_row, edit.end_column) == (8, 32, 8, 32)
+    assert edit.content == ", training=self.training"
+
+
+def test_edits_go_to_the_fixable_finding_that_holds_them():
+    edit = edits_between(MODEL, MODEL.replace("0.5)", "0.5, training=self.training)"))[0]
+    assigned = assign_edits(FINDINGS, [edit])
+    assert assigned == {FINDINGS[1]: [edit]}
+    record = json.loads(render_json(FINDINGS, lookup, assigned))[1]
+    assert record["fix"]["edits"] == [
+        {
+            "content": ", training=self.training",
+            "location": {"row": 8, "column": 32},
+            "end_location": {"row": 8, "column": 32},
+        }
+    ]
