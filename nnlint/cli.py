@@ -19,13 +19,13 @@ import nnlint
 from nnlint.config import (
     Config,
     ConfigError,
+    ConfigFinder,
     PerFileIgnores,
     ResolvedSettings,
     RuleSelection,
     compile_per_file_ignores,
     config_identity,
     default_config,
-    find_config_file,
     load_config,
     resolve,
     settings_from_record,
@@ -137,6 +137,7 @@ class _Project:
         self._forced = load_config(config_path) if config_path is not None else None
         self._cli = cli_selection
         self._loaded: dict[str | None, Config] = {}
+        self._finder = ConfigFinder()
         self._resolved: dict[str | None, tuple[ResolvedSettings, PerFileIgnores]] = {}
         self._rules: list[Any] | None = None
         self.settings_cache: Any = None
@@ -150,7 +151,7 @@ class _Project:
     def config_for(self, path: str) -> Config:
         if self._forced is not None:
             return self._forced
-        found = find_config_file(path)
+        found = self._finder.find(path)
         if found not in self._loaded:
             self._loaded[found] = (
                 load_config(found) if found is not None else default_config(os.getcwd())
@@ -291,19 +292,16 @@ def check(
             LintJob(path=name, settings=project.settings_for(config, name), source=source)
         )
     else:
-        seen: set[str] = set()
-        for raw, config in arg_configs:
-            matcher = config.exclude_matcher
-            found = iter_python_files([raw], lambda _p, m=matcher: m, force_exclude=force_exclude)
-            for discovered in found:
-                key = os.path.abspath(discovered.path)
-                if key in seen:
-                    continue
-                seen.add(key)
-                display = _display_path(discovered.path)
-                lint_jobs.append(
-                    LintJob(path=display, settings=project.settings_for(config, display))
-                )
+        # As ruff: each file is governed by its nearest configuration, so a sub-project's
+        # pyproject.toml applies below it (its excludes too) when the walk enters it.
+        def exclude_for(path: str) -> Any:
+            return project.config_for(path).exclude_matcher
+
+        raw_paths = [raw for raw, _ in arg_configs]
+        for discovered in iter_python_files(raw_paths, exclude_for, force_exclude=force_exclude):
+            display = _display_path(discovered.path)
+            config = project.config_for(discovered.path)
+            lint_jobs.append(LintJob(path=display, settings=project.settings_for(config, display)))
 
     result = run(
         lint_jobs,

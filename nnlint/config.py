@@ -149,6 +149,37 @@ def find_config_file(start: str) -> str | None:
         current = parent
 
 
+class ConfigFinder:
+    """``find_config_file`` memoized per folder: a walk over thousands of files in hundreds of
+    folders looks at each folder's ``pyproject.toml`` once."""
+
+    def __init__(self) -> None:
+        self._by_dir: dict[str, str | None] = {}
+
+    def find(self, start: str) -> str | None:
+        current = os.path.abspath(start)
+        if not os.path.isdir(current):
+            current = os.path.dirname(current)
+        visited: list[str] = []
+        found: str | None = None
+        while True:
+            if current in self._by_dir:
+                found = self._by_dir[current]
+                break
+            visited.append(current)
+            candidate = os.path.join(current, CONFIG_FILENAME)
+            if os.path.isfile(candidate) and _declares_nnlint(candidate):
+                found = candidate
+                break
+            parent = os.path.dirname(current)
+            if parent == current:
+                break
+            current = parent
+        for directory in visited:
+            self._by_dir[directory] = found
+        return found
+
+
 def _parse_toml(raw: bytes, path: str) -> dict[str, Any]:
     try:
         return tomllib.loads(raw.decode("utf-8"))

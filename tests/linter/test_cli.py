@@ -150,6 +150,16 @@ def test_config_in_the_nearest_pyproject_is_used(project):
     assert invoke("check", "--no-cache", "clean.py").exit_code == 0
 
 
+def test_a_sub_project_config_governs_its_folder_during_a_walk(project):
+    (project / "pyproject.toml").write_text("[tool.nnlint]\n")
+    (project / "models" / "pyproject.toml").write_text(
+        "[tool.nnlint]\nignore = ['NN404']\nextend-exclude = ['classifier.py']\n"
+    )
+    (project / "top.py").write_text(FUNCTIONAL_DROPOUT)
+    result = invoke("check", "--no-cache", ".")
+    assert result.output.startswith("top.py:7:") and "models" not in result.output
+
+
 def test_explicit_config_overrides_discovery(project):
     (project / "pyproject.toml").write_text("[tool.nnlint]\nignore = ['NN4']\n")
     other = project / "strict.toml"
