@@ -101,7 +101,7 @@ def decode_findings(raw: bytes, path: str) -> list[Finding] | None:
 
 
 class ResultCache:
-    """Findings by ``sha256(bytes) + settings fingerprint + code fingerprint``."""
+    """Findings by ``sha256(bytes, settings fingerprint, code fingerprint, absolute path)``."""
 
     def __init__(self, directory: str) -> None:
         self.directory = os.path.abspath(directory)
@@ -111,9 +111,12 @@ class ResultCache:
         self.misses = 0
 
     @staticmethod
-    def key(source: bytes, settings_fingerprint: str) -> str:
+    def key(source: bytes, settings_fingerprint: str, path: str = "") -> str:
+        """The entry key. ``path`` is part of it because a rule may depend on the file's name
+        (test files, ``__init__.py``); a moved file is simply linted once more."""
         digest = hashlib.sha256(source)
-        digest.update(b"\0" + settings_fingerprint.encode() + b"\0" + code_fingerprint().encode())
+        for part in (settings_fingerprint, code_fingerprint(), path):
+            digest.update(b"\0" + part.encode("utf-8", "surrogateescape"))
         return digest.hexdigest()
 
     def _entry_path(self, key: str) -> str:

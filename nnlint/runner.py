@@ -144,7 +144,8 @@ def run(
                 continue
         sources[index] = source
         if cache is not None:
-            key = keys[index] = cache.key(source, job.settings.fingerprint)
+            where = os.path.abspath(job.path) if job.source is None else job.path
+            key = keys[index] = cache.key(source, job.settings.fingerprint, where)
             cached = cache.get(key, job.path)
             # In fix mode a hit with a fixable finding must be re-linted to compute the fix.
             if cached is not None and not (fix and any(f.fixable for f in cached)):

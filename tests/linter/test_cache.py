@@ -50,6 +50,7 @@ def test_key_changes_with_content_settings_and_code_version(cache, monkeypatch):
     base = cache.key(SOURCE, "settings-a")
     assert cache.key(SOURCE + b"\n", "settings-a") != base
     assert cache.key(SOURCE, "settings-b") != base
+    assert cache.key(SOURCE, "settings-a", "/project/other.py") != base
     monkeypatch.setattr(nnlint, "__version__", "99.0.0")
     code_fingerprint.cache_clear()
     try:
