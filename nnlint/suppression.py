@@ -11,11 +11,12 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-# ruff/flake8 syntax: ``# noqa`` anywhere in a comment, optionally ``: CODE[, CODE...]`` (codes
-# separated by commas and/or spaces; case-insensitive). ``# noqa:`` followed by no code is a
-# blanket noqa, as in flake8.
+# ruff/flake8 syntax: a "noqa" directive anywhere in a comment, optionally followed by a colon
+# and codes (separated by commas and/or spaces; case-insensitive). A colon followed by no code
+# is a blanket directive, as in flake8. The file-level form written after code on a line acts on
+# that line only.
 _LINE_NOQA = re.compile(
-    r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?",
+    r"#\s*(?:nnlint\s*:\s*)?noqa(?::\s?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?",
     re.IGNORECASE,
 )
 _FILE_NOQA = re.compile(
@@ -30,7 +31,7 @@ _CODE = re.compile(r"[A-Z]+[0-9]+", re.IGNORECASE)
 class NoqaMap:
     """Which findings the comments of one file suppress."""
 
-    # line -> codes (None = all); only lines that carry a ``# noqa``.
+    # line -> codes (None = all); only lines that carry a directive.
     lines: dict[int, frozenset[str] | None] = field(default_factory=dict)
     file_all: bool = False
     file_codes: frozenset[str] = frozenset()

@@ -237,7 +237,10 @@ class FactCollector:
 
     def _note_import_bindings(self, bound: list[str]) -> None:
         for local in bound:
-            self._bind(local)
+            # Imports resolve through the alias table, wherever they are; they still make a
+            # module name no constant.
+            if self._scope.kind == "module":
+                self._bind(local)
             target = self._aliases.lookup(local)
             if target and target in self._interesting_targets:
                 self._dispatch.add(local)

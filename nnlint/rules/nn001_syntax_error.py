@@ -55,11 +55,12 @@ class SyntaxErrorRule(Rule):
     MESSAGE = "File cannot be parsed"
     severity = Severity.ERROR
     failure_mode = _NOT_A_TRAINING_FAILURE
+    # Files are parsed only when some rule's trigger occurs, hence the dropout layers.
     INVALID = [
-        Invalid("import torch.nn as nn\nprint 'x'\n", line=2),
-        Invalid("import torch\ndef f(:\n    pass\n", line=2),
+        Invalid("import torch.nn as nn\nprint 'x'\nnn.Dropout(0.5)\n", line=2),
+        Invalid("import torch.nn as nn\ndef f(:\n    return nn.Dropout(0.5)\n", line=2),
     ]
-    VALID = ["import torch\nprint('x')\n"]
+    VALID = ["import torch.nn as nn\nprint('x')\nnn.Dropout(0.5)\n"]
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         # Emitted by the engine when parsing fails; never from facts.

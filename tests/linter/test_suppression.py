@@ -1,0 +1,96 @@
+"""``# noqa`` (line) and ``# nnlint: noqa`` (file) suppression, ruff/flake8 style."""
+
+from __future__ import annotations
+
+import pytest
+
+from nnlint.engine import LintSettings, lint_source
+from nnlint.suppression import noqa_map
+
+HEADER = "import torch.nn as nn\n"
+
+
+def codes(body: str) -> list[str]:
+    result = lint_source((HEADER + body).encode(), "m.py", LintSettings.default())
+    return [f.code for f in result.findings]
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "# noqa",
+        "# NOQA",
+        "#noqa",
+        "# noqa: NN401",
+        "# noqa:NN401",
+        "# noqa: nn401",
+        "# noqa: E501, NN401",
+        "# noqa: E501 NN401",
+        "# noqa: NN402,NN401",
+        "# type: ignore  # noqa: NN401",
+        "# noqa:",  # flake8: no code after the colon is a blanket noqa
+    ],
+)
+def test_line_noqa_forms_suppress_the_finding(comment: str) -> None:
+    assert codes(f"d = nn.Dropout(1.0)  {comment}\n") == []
+
+
+@pytest.mark.parametrize("comment", ["# noqa: NN402", "# noqa: E501", "# noqa: F401, W291"])
+def test_line_noqa_for_other_codes_does_not_suppress(comment: str) -> None:
+    assert codes(f"d = nn.Dropout(1.0)  {comment}\n") == ["NN401"]
+
+
+def test_noqa_applies_only_to_its_own_line() -> None:
+    assert codes("a = nn.Dropout(1.0)  # noqa\nb = nn.Dropout(1.0)\n") == ["NN401"]
+
+
+def test_noqa_on_first_line_of_multiline_call_suppresses() -> None:
+    assert codes("d = nn.Dropout(  # noqa: NN401\n    p=1.0,\n)\n") == []
+
+
+def test_noqa_on_a_later_line_of_multiline_call_does_not_suppress() -> None:
+    # As in ruff: the finding points at the call's first line; the noqa must be there.
+    assert codes("d = nn.Dropout(\n    p=1.0,  # noqa: NN401\n)\n") == ["NN401"]
+
+
+def test_noqa_inside_a_string_is_not_a_comment() -> None:
+    assert codes('d = nn.Dropout(1.0); s = "# noqa"\n') == ["NN401"]
+
+
+def test_noqa_on_one_code_keeps_other_codes_on_same_line() -> None:
+    assert codes("a = nn.Dropout(1.0); b = nn.Dropout(0.0)  # noqa: NN401\n") == ["NN402"]
+
+
+@pytest.mark.parametrize("comment", ["# nnlint: noqa", "# NNLINT: NOQA", "#nnlint:noqa"])
+def test_file_level_noqa_suppresses_everything(comment: str) -> None:
+    assert codes(f"{comment}\na = nn.Dropout(1.0)\nb = nn.Dropout(0)\n") == []
+
+
+def test_file_level_noqa_with_codes_suppresses_only_those() -> None:
+    body = "a = nn.Dropout(1.0)\nb = nn.Dropout(0)\n# nnlint: noqa: NN401\n"
+    assert codes(body) == ["NN402"]
+
+
+def test_file_level_noqa_after_code_acts_on_its_line_only() -> None:
+    # Silencing a whole file from the end of a code line would surprise; ruff also wants the
+    # file-level form on its own line.
+    assert codes("a = nn.Dropout(1.0)  # nnlint: noqa\nb = nn.Dropout(0)\n") == ["NN402"]
+
+
+def test_file_level_noqa_with_foreign_codes_suppresses_nothing() -> None:
+    assert codes("# nnlint: noqa: E501\na = nn.Dropout(1.0)\n") == ["NN401"]
+
+
+def test_noqa_map_collects_lines_and_file_codes() -> None:
+    text = "x = 1  # noqa: nn401, E501\ny = 2  # noqa\n# nnlint: noqa: NN402 NN403\n"
+    noqa = noqa_map(text)
+    assert noqa.lines == {1: frozenset({"NN401", "E501"}), 2: None}
+    assert noqa.file_codes == {"NN402", "NN403"}
+    assert not noqa.file_all
+    assert noqa.suppresses(1, "NN401") and not noqa.suppresses(1, "NN404")
+    assert noqa.suppresses(2, "NN404") and noqa.suppresses(9, "NN402")
+
+
+def test_noqa_map_of_file_without_noqa_is_empty() -> None:
+    noqa = noqa_map("x = 1  # a comment\n")
+    assert noqa.lines == {} and not noqa.file_all and not noqa.file_codes
