@@ -333,7 +333,7 @@ def gradcheck_bounds(request: pytest.FixtureRequest) -> Bounds:
 
 @pytest.fixture
 def gradcheck(request: pytest.FixtureRequest, gradcheck_bounds: Bounds) -> GradcheckFixture:
-    """Callable as ``gradcheck(model, inputs, target=None, loss_fn=None, **bounds)``.
+    """Callable as ``gradcheck(model, inputs, target=None, loss_fn=None, *, train=True, **bounds)``.
 
     Probes one forward/backward pass, asserts the gradients are healthy under the merged bounds
     (ini options, then ``@pytest.mark.gradcheck``, then the call's keywords) and returns the
@@ -346,7 +346,8 @@ def gradcheck(request: pytest.FixtureRequest, gradcheck_bounds: Bounds) -> Gradc
 # Records: what the summary and the report directory need from one probe, JSON-able
 
 
-def _finite(value: Any) -> float | None:
+def _number(value: Any) -> float | None:
+    """``value`` as a float when it is a real number (JSON ``null`` and bools are not)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
@@ -372,7 +373,7 @@ def _summarise(data: dict[str, Any], bounds: Bounds, nodeid: str, call: int) -> 
     known = Bounds.names()
 
     def keep(bound: str, value: Any, where: str, worst: Callable[[float, float], bool]) -> None:
-        number = _finite(value)
+        number = _number(value)
         if number is None or math.isnan(number) or bound not in known:
             return
         current = extremes.get(bound)
@@ -453,7 +454,7 @@ def _write_report_files(
         "report": data,
     }
     json_path = base.with_name(base.name + ".json")
-    # allow_nan: NaN/Inf gradients are the finding, keep them as JavaScript-style literals.
+    # to_dict() already writes non-finite numbers as null; _jsonable covers anything exotic.
     json_path.write_text(json.dumps(document, indent=2, default=_jsonable) + "\n")
     written = [str(json_path)]
     from pytest_gradcheck.plot import plot_gradient_flow
@@ -500,7 +501,7 @@ def _margin(bound_name: str, value: float, bound: float) -> float:
 
 def _problem_margin(problem: dict[str, Any]) -> float:
     value, bound, name = problem.get("value"), problem.get("bound"), problem.get("bound_name")
-    if _finite(value) is None or _finite(bound) is None or not name:
+    if _number(value) is None or _number(bound) is None or not name:
         return -math.inf  # NaN/Inf or a missing gradient: nothing is more broken
     return _margin(name, value, bound)
 
