@@ -101,11 +101,12 @@ class DropoutRateOne(Rule):
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         for site, rate in literal_rate_sites(facts):
             if in_unit_interval(rate) and rate.drop_probability == 1:
-                what = (
-                    "keeps no activation" if rate.param == "keep_prob" else "drops every activation"
-                )
+                if rate.param == "keep_prob":
+                    what, fix = "keeps no activation", "a keep_prob strictly between 0 and 1"
+                else:
+                    what, fix = "drops every activation", "a rate strictly between 0 and 1"
                 yield Violation(
                     site.node,
                     f"`{site.callee_text}` with {describe_rate(rate)} {what}, so the model learns "
-                    "nothing; use a rate strictly between 0 and 1 (0.1-0.5 is typical)",
+                    f"nothing; use {fix} (0.1-0.5 is a typical dropout rate)",
                 )

@@ -89,6 +89,6 @@ class DropoutRateZero(Rule):
                 what = "keeps every activation" if rate.param == "keep_prob" else "drops nothing"
                 yield Violation(
                     site.node,
-                    f"`{site.callee_text}` with {describe_rate(rate)} {what}: the dropout does "
-                    "nothing; delete it or use a rate between 0 and 1",
+                    f"`{site.callee_text}` with {describe_rate(rate)} {what}, so the layer is a "
+                    "no-op; delete it or use a rate between 0 and 1",
                 )
