@@ -91,6 +91,24 @@ def test_fixture_failure_shows_diagnosis_without_plugin_frames(suite: pytest.Pyt
     result.stdout.fnmatch_lines(["*gradcheck(mostly_dead_mlp(), *batch())"])
 
 
+def test_fixture_keeps_every_report_and_probes_eval_mode_on_request(suite: pytest.Pytester) -> None:
+    write_tests(
+        suite,
+        """
+        from models import batch, healthy_mlp
+
+        def test_two_probes(gradcheck):
+            model = healthy_mlp()
+            train_report = gradcheck(model, *batch())
+            eval_report = gradcheck(model, *batch(), train=False)
+            assert gradcheck.reports == [train_report, eval_report]
+            assert (train_report.train, eval_report.train) == (True, False)
+            assert model.training  # the probe restored the mode it found
+        """,
+    )
+    suite.runpytest().assert_outcomes(passed=1)
+
+
 def test_marker_kwargs_override_ini_defaults(suite: pytest.Pytester) -> None:
     write_tests(
         suite,
