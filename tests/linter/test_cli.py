@@ -431,3 +431,16 @@ def test_subprocess_config_error_is_a_message_not_a_traceback(project):
 def test_subprocess_stdin(project):
     proc = _nnlint("check", "--no-cache", "-", cwd=project, input=DROPOUT_ONE.encode())
     assert proc.returncode == 1 and proc.stdout.startswith(b"-:8:")
+
+
+def test_output_into_a_closed_pipe_stops_quietly(project):
+    lines = "".join(f"d{i} = nn.Dropout(1.0)\n" for i in range(1500))
+    (project / "many.py").write_text("import torch.nn as nn\n" + lines)
+    proc = subprocess.run(
+        f"{sys.executable} -m nnlint check --no-cache many.py | head -n 1",
+        shell=True,
+        cwd=project,
+        capture_output=True,
+    )
+    assert proc.stdout.startswith(b"many.py:2:") and proc.stdout.count(b"\n") == 1
+    assert b"Traceback" not in proc.stderr and b"internal error" not in proc.stderr
