@@ -45,13 +45,13 @@ def batch(n=32):
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A pytester directory with the tiny models importable as ``models``."""
-    pytester.makepyfile(models=MODELS)
+    """A pytester directory with the tiny models importable as ``gc_tiny_models``."""
+    pytester.makepyfile(gc_tiny_models=MODELS)
     pytester.syspathinsert()
     return pytester
 
 
-def write_tests(pytester: pytest.Pytester, source: str, name: str = "test_probe") -> Path:
+def write_tests(pytester: pytest.Pytester, source: str, name: str = "test_gcsuite") -> Path:
     return pytester.makepyfile(**{name: textwrap.dedent(source)})
 
 
@@ -59,7 +59,7 @@ def test_fixture_passes_on_healthy_model_and_returns_report(suite: pytest.Pytest
     write_tests(
         suite,
         """
-        from models import batch, healthy_mlp
+        from gc_tiny_models import batch, healthy_mlp
 
         def test_healthy(gradcheck):
             report = gradcheck(healthy_mlp(), *batch())
@@ -75,7 +75,7 @@ def test_fixture_failure_shows_diagnosis_without_plugin_frames(suite: pytest.Pyt
     write_tests(
         suite,
         """
-        from models import batch, mostly_dead_mlp
+        from gc_tiny_models import batch, mostly_dead_mlp
 
         def test_dead(gradcheck):
             gradcheck(mostly_dead_mlp(), *batch())
@@ -95,7 +95,7 @@ def test_fixture_keeps_every_report_and_probes_eval_mode_on_request(suite: pytes
     write_tests(
         suite,
         """
-        from models import batch, healthy_mlp
+        from gc_tiny_models import batch, healthy_mlp
 
         def test_two_probes(gradcheck):
             model = healthy_mlp()
@@ -114,7 +114,7 @@ def test_marker_kwargs_override_ini_defaults(suite: pytest.Pytester) -> None:
         suite,
         """
         import pytest
-        from models import batch, mostly_dead_mlp
+        from gc_tiny_models import batch, mostly_dead_mlp
 
         @pytest.mark.gradcheck(max_dead_fraction=0.9)
         def test_tolerates_dead_units(gradcheck, gradcheck_bounds):
@@ -157,7 +157,7 @@ def test_call_kwargs_override_marker(suite: pytest.Pytester) -> None:
         suite,
         """
         import pytest
-        from models import batch, mostly_dead_mlp
+        from gc_tiny_models import batch, mostly_dead_mlp
 
         @pytest.mark.gradcheck(max_dead_fraction=0.1)
         def test_call_wins(gradcheck):
@@ -229,7 +229,7 @@ def test_unknown_call_kwarg_fails_with_known_bounds(suite: pytest.Pytester) -> N
     write_tests(
         suite,
         """
-        from models import batch, healthy_mlp
+        from gc_tiny_models import batch, healthy_mlp
 
         def test_typo(gradcheck):
             gradcheck(healthy_mlp(), *batch(), max_grad_nrom=1.0)
@@ -254,7 +254,7 @@ def test_ini_bounds_from_pytest_ini(suite: pytest.Pytester) -> None:
     write_tests(
         suite,
         """
-        from models import batch, mostly_dead_mlp
+        from gc_tiny_models import batch, mostly_dead_mlp
 
         def test_ini_default(gradcheck, gradcheck_bounds):
             assert gradcheck_bounds.ignore == ("head.*", "decoder")
@@ -278,7 +278,7 @@ def test_ini_bounds_from_pyproject_ini_options(suite: pytest.Pytester) -> None:
     write_tests(
         suite,
         """
-        from models import batch, mostly_dead_mlp
+        from gc_tiny_models import batch, mostly_dead_mlp
 
         def test_pyproject_default(gradcheck, gradcheck_bounds):
             assert gradcheck_bounds.ignore == ("head.*",)
@@ -367,7 +367,7 @@ def test_summary_lists_closest_values_findings_and_counts(suite: pytest.Pytester
     write_tests(
         suite,
         """
-        from models import batch, healthy_mlp, mostly_dead_mlp
+        from gc_tiny_models import batch, healthy_mlp, mostly_dead_mlp
 
         def test_healthy(gradcheck):
             gradcheck(healthy_mlp(), *batch())
@@ -384,10 +384,10 @@ def test_summary_lists_closest_values_findings_and_counts(suite: pytest.Pytester
             "*= gradcheck summary =*",
             "3 probe(s) in 2 test(s); 1 with problems, 2 healthy",
             "closest to each bound over the run (value vs bound, where):",
-            "  max_grad_norm *(bound <= 1e+03)  test_probe.py::test_*",
-            "  max_dead_fraction *0.75 (bound <= 0.5)  test_probe.py::test_dead  1 (relu)  BROKEN",
+            "  max_grad_norm *(bound <= 1e+03)  test_gcsuite.py::test_*",
+            "  max_dead_fraction *0.75 (bound <= 0.5)  test_gcsuite.py::test_dead  1 (relu)*BROKEN",
             "findings (* of * shown, -v shows all):",
-            "  test_probe.py::test_dead  dead-relu  1  max_dead_fraction 0.75 vs bound 0.5",
+            "  test_gcsuite.py::test_dead  dead-relu  1  max_dead_fraction 0.75 vs bound 0.5",
         ]
     )
 
@@ -402,7 +402,7 @@ def test_report_dir_writes_json_per_probe_and_png(suite: pytest.Pytester) -> Non
     write_tests(
         suite,
         """
-        from models import batch, healthy_mlp, mostly_dead_mlp
+        from gc_tiny_models import batch, healthy_mlp, mostly_dead_mlp
 
         def test_healthy(gradcheck):
             gradcheck(healthy_mlp(), *batch(8))
@@ -417,25 +417,25 @@ def test_report_dir_writes_json_per_probe_and_png(suite: pytest.Pytester) -> Non
     out = suite.path / "reports"
     names = sorted(p.name for p in out.glob("*.json"))
     assert names == [
-        "test_probe.py__test_dead.json",
-        "test_probe.py__test_healthy-call2.json",
-        "test_probe.py__test_healthy.json",
+        "test_gcsuite.py__test_dead.json",
+        "test_gcsuite.py__test_healthy-call2.json",
+        "test_gcsuite.py__test_healthy.json",
     ]
-    failing = json.loads((out / "test_probe.py__test_dead.json").read_text())
-    assert failing["test"] == "test_probe.py::test_dead"
+    failing = json.loads((out / "test_gcsuite.py__test_dead.json").read_text())
+    assert failing["test"] == "test_gcsuite.py::test_dead"
     assert failing["ok"] is False
     assert failing["seed"] == 0
     assert failing["effective_bounds"]["max_dead_fraction"] == 0.5
     assert [p["code"] for p in failing["report"]["problems"]] == ["dead-relu"]
     assert failing["report"]["activations"][0]["dead_fraction"] == 0.75
-    second = json.loads((out / "test_probe.py__test_healthy-call2.json").read_text())
+    second = json.loads((out / "test_gcsuite.py__test_healthy-call2.json").read_text())
     assert second["ok"] is True and second["call"] == 2
     assert [layer["name"] for layer in second["report"]["layers"]] == ["0", "2"]
     result.stdout.fnmatch_lines([f"gradcheck reports: {out} (* file(s))"])
     if matplotlib_available():
         pngs = sorted(p.stem for p in out.glob("*.png"))
         assert pngs == sorted(Path(n).stem for n in names)
-        assert (out / "test_probe.py__test_dead.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / "test_gcsuite.py__test_dead.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_seed_makes_probes_reproducible_and_restores_rng(
@@ -445,7 +445,7 @@ def test_seed_makes_probes_reproducible_and_restores_rng(
         suite,
         """
         import os
-        from models import batch, healthy_mlp
+        from gc_tiny_models import batch, healthy_mlp
 
         def test_record_loss(gradcheck):
             # Model init and batch come from torch's global RNG, seeded by the plugin.
