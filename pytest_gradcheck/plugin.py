@@ -530,7 +530,7 @@ class GradcheckSummary:
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
         if self.records:
-            write_summary(terminalreporter, self.records, self.settings, config.get_verbosity())
+            write_summary(terminalreporter, self.records, self.settings, config.option.verbose)
 
 
 def write_summary(
