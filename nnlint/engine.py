@@ -7,12 +7,14 @@ finding, and a rule that raises gives an NN002 finding while the other rules' fi
 from __future__ import annotations
 
 import ast
+import gc
 import hashlib
 import io
 import json
 import re
 import tokenize
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,10 +138,25 @@ def _syntax_error(text: str, error: cst.ParserSyntaxError) -> _Unparsable:
     return _Unparsable(line, column, message)
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while libcst builds a tree: the tree is hundreds of thousands of
+    young objects that the collector would scan again and again for nothing (about 10% of the
+    parse on timm). Collection resumes, unchanged, right after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _parse(source: bytes) -> tuple[cst.Module, str]:
     text = _decode(source)
     try:
-        module = cst.parse_module(source)
+        with _gc_paused():
+            module = cst.parse_module(source)
     except cst.ParserSyntaxError as error:
         raise _syntax_error(text, error) from None
     except RecursionError:
