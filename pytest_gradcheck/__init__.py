@@ -5,8 +5,6 @@ Importing this package does not import torch; the probe and assertion helpers lo
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
 from pytest_gradcheck.bounds import Bounds, BoundsError
@@ -33,8 +31,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "probe": "pytest_gradcheck.probe",
-    "GradcheckUsageError": "pytest_gradcheck.probe",
+    "probe": "pytest_gradcheck._probe",
+    "GradcheckUsageError": "pytest_gradcheck._probe",
     "GradientReport": "pytest_gradcheck.report",
     "Problem": "pytest_gradcheck.report",
     **{name: "pytest_gradcheck.assertions" for name in _ASSERTIONS},
@@ -50,20 +48,3 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
-
-
-class _Package(types.ModuleType):
-    """Keeps ``pytest_gradcheck.probe`` the function once the submodule of that name is imported.
-
-    Importing ``pytest_gradcheck.probe`` (the module) makes Python set the package attribute
-    ``probe`` to the module, which would shadow the function; ``from pytest_gradcheck.probe
-    import ...`` still works, it reads ``sys.modules``.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "probe" and isinstance(value, types.ModuleType):
-            value = value.probe
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

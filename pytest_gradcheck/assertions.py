@@ -45,7 +45,7 @@ def _run(
     bound_kwargs: dict[str, Any],
 ) -> GradientReport:
     __tracebackhide__ = True
-    from pytest_gradcheck.probe import probe
+    from pytest_gradcheck._probe import probe
 
     base = Bounds() if bounds is None else bounds
     if not isinstance(base, Bounds):

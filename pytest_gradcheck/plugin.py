@@ -298,7 +298,7 @@ class GradcheckFixture:
             problem = None
         if problem is not None:
             pytest.fail(problem, pytrace=False)
-        from pytest_gradcheck.probe import probe
+        from pytest_gradcheck._probe import probe
 
         # probe + format_failure rather than assert_gradients_healthy: the report of a failing
         # probe must be kept too (summary, report dir), and the helper's AssertionError drops it.
