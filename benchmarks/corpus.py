@@ -20,6 +20,7 @@ KNOWN_CORPORA: dict[str, str] = {
     "timm": "timm==1.0.31",
     "transformers": "transformers==5.23.0",
     "torchvision": "torchvision==0.28.0",
+    "keras": "keras==3.15.1",
 }
 
 # Written last, so a half-extracted corpus (interrupted run) is never mistaken for a complete one.

@@ -82,7 +82,7 @@ class Sample:
     # ru_maxrss from wait4: the largest single process of the tree (the child or any reaped
     # descendant, e.g. a pool worker). Exact, from the kernel.
     max_rss_mb: float
-    # Peak of the summed PSS of the whole process tree, sampled every 50-200 ms: what the run costs
+    # Peak of the summed PSS of the whole process tree, sampled every 50-500 ms: what the run costs
     # the machine in memory when it uses a process pool. Approximate (may miss short peaks).
     tree_pss_mb: float
     exit_code: int
@@ -150,9 +150,10 @@ def _pss_kib(pid: int) -> int:
 class TreeMemorySampler(threading.Thread):
     """Samples the summed PSS of a process and all its descendants until stopped."""
 
-    def __init__(self, pid: int, interval_s: float = 0.05) -> None:
+    def __init__(self, pid: int, interval_s: float = 0.05, include_root: bool = True) -> None:
         super().__init__(daemon=True)
         self.pid = pid
+        self.include_root = include_root
         self.interval_s = interval_s
         self.peak_kib = 0
         self._stop_event = threading.Event()
@@ -162,7 +163,8 @@ class TreeMemorySampler(threading.Thread):
             return  # not Linux: only the exact ru_maxrss figure is available
         started = time.monotonic()
         while not self._stop_event.is_set():
-            stack, total = [self.pid], 0
+            stack = [self.pid] if self.include_root else _children(self.pid)
+            total = 0
             while stack:
                 pid = stack.pop()
                 total += _pss_kib(pid)
@@ -171,7 +173,7 @@ class TreeMemorySampler(threading.Thread):
             # Sample densely at first (short runs), then back off: on a 2-core machine the
             # sampler's own CPU would otherwise slow the long runs it measures.
             elapsed = time.monotonic() - started
-            self._stop_event.wait(self.interval_s if elapsed < 2 else 4 * self.interval_s)
+            self._stop_event.wait(self.interval_s if elapsed < 2 else 10 * self.interval_s)
 
     def stop(self) -> float:
         self._stop_event.set()
@@ -184,32 +186,54 @@ def _maxrss_mb(ru_maxrss: int) -> float:
     return ru_maxrss / MIB if sys.platform == "darwin" else ru_maxrss / 1024
 
 
+# A minimal interpreter that runs one measured command and reports the kernel's rusage of it.
+# It exists because a child forked (or vforked) straight from this benchmark inherits this
+# process's peak RSS into its own ru_maxrss, which would hide small tools behind ours.
+WRAPPER_SCRIPT = r"""
+import json, os, sys, time
+report, cmd = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+try:
+    pid = os.posix_spawnp(cmd[0], cmd, os.environ)
+except OSError as exc:
+    print(f"cannot start {cmd[0]!r}: {exc}", file=sys.stderr)
+    sys.exit(127)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(report, "w") as fh:
+    json.dump({"wall": wall, "status": os.waitstatus_to_exitcode(status),
+               "cpu": ru.ru_utime + ru.ru_stime, "maxrss": ru.ru_maxrss}, fh)
+"""
+
+
 def measure(tool: str, repeat: int, cmd: Sequence[str], cwd: Path) -> tuple[Sample, str]:
-    """Run ``cmd`` once as a child and return its kernel-reported costs and its output."""
-    with tempfile.TemporaryFile() as out:
-        start = time.perf_counter()
-        try:
-            proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
-        except OSError as exc:
-            raise BenchmarkError(f"{tool}: cannot start {cmd[0]!r}: {exc}") from exc
-        sampler = TreeMemorySampler(proc.pid)
+    """Run ``cmd`` once under the wrapper and return its kernel-reported costs and its output.
+
+    CPU time is that of ``cmd`` and every descendant it reaped (pool workers included), from
+    ``wait4``; wall time is measured around spawn and wait, so interpreter start-up of the
+    wrapper is not counted.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "rusage.json"
+        wrapper = [sys.executable, "-S", "-c", WRAPPER_SCRIPT, str(report), *cmd]
+        proc = subprocess.Popen(wrapper, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        sampler = TreeMemorySampler(proc.pid, include_root=False)
         sampler.start()
-        # wait4 (not Popen.wait) because it returns this child's own rusage, which the kernel
-        # has already summed over every descendant the child reaped (pool workers included).
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        proc.wait()
         tree_pss = sampler.stop()
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
+        if not report.is_file():
+            raise BenchmarkError(f"{tool}: {text.strip() or 'the measuring wrapper failed'}")
+        usage = json.loads(report.read_text())
     sample = Sample(
         tool=tool,
         repeat=repeat,
-        wall_s=wall,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        max_rss_mb=_maxrss_mb(usage.ru_maxrss),
-        tree_pss_mb=max(tree_pss, 0.0),
-        exit_code=proc.returncode,
+        wall_s=usage["wall"],
+        cpu_s=usage["cpu"],
+        max_rss_mb=_maxrss_mb(usage["maxrss"]),
+        tree_pss_mb=tree_pss,
+        exit_code=usage["status"],
         output_lines=text.count("\n"),
     )
     return sample, text
@@ -452,6 +476,8 @@ def run_benchmark(
         repeat=repeat,
     )
     log(f"corpus {corpus_spec}: {corpus} ({files} files, {lines} lines)")
+    # Other work on the machine inflates wall times; the load average says how much to trust them.
+    report.notes.append(f"load average at start: {_loadavg()}")
     with tempfile.TemporaryDirectory(prefix="nnlint-bench-") as tmp:
         # A fresh cache per benchmark run, filled once before the timed warm runs.
         ws = Workspace(corpus, Path(tmp) / "nnlint-cache", Path(tmp) / "ruff-cache", jobs)
@@ -486,9 +512,17 @@ def run_benchmark(
                 f"{floor['parse_cpu_s']:.2f} CPU-s inside parse_module"
             )
             report.notes.extend(f"  does not parse: {f}" for f in floor["failed"])
+    report.notes.append(f"load average at end: {_loadavg()}")
     report.summaries = summarise(report.samples, tools)
     report.targets = evaluate_targets(target_set, report.summaries)
     return report
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def _check_exit(sample: Sample, text: str) -> None:

@@ -121,6 +121,22 @@ def test_measure_reports_peak_rss_of_the_largest_descendant(tmp_path: Path) -> N
     assert sample.cpu_s > 0
 
 
+def test_measure_does_not_charge_the_benchmark_s_own_memory_to_the_child(tmp_path: Path) -> None:
+    # A child forked from a big process inherits its peak RSS into ru_maxrss; the wrapper
+    # process exists so a small tool is reported small however large the benchmark grew.
+    ballast = bytearray(200 * 1024 * 1024)
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    sample, _ = lint_speed.measure("floor", 0, [sys.executable, "-S", "-c", "pass"], tmp_path)
+
+    assert sample.max_rss_mb < 100
+    del ballast
+
+
+def test_a_command_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(lint_speed.BenchmarkError, match="cannot start 'no-such-linter'"):
+        lint_speed.measure("ruff-cold", 0, ["no-such-linter", "check"], tmp_path)
+
+
 def test_measure_returns_exit_code_and_output_of_the_child(tmp_path: Path) -> None:
     cmd = [sys.executable, "-c", "print('one'); print('two'); raise SystemExit(3)"]
     sample, text = lint_speed.measure("nnlint-cold", 0, cmd, tmp_path)
