@@ -14,6 +14,10 @@ from nnlint.rules import all_rules
 RULES_MD = Path(__file__).resolve().parent / "rules.md"
 
 
+def _mode_title(meta) -> str:
+    return meta.failure_mode.title if meta.failure_mode is not None else "- (nnlint diagnostic)"
+
+
 def render() -> str:
     rules = all_rules()
     out = [
@@ -32,7 +36,7 @@ def render() -> str:
         out.append(
             f"| [{meta.code}](#{meta.code.lower()}-{meta.name}) | `{meta.name}` | "
             f"{meta.severity.value} | {'yes' if meta.fixable else 'no'} | "
-            f"{'on' if meta.default_enabled else 'off'} | {meta.failure_mode.title} |"
+            f"{'on' if meta.default_enabled else 'off'} | {_mode_title(meta)} |"
         )
     for meta in rules:
         # Rule docs use "##" sections; nest them under the rule's own heading.
@@ -44,7 +48,7 @@ def render() -> str:
             f"## {meta.code} {meta.name}",
             "",
             f"*{meta.message}.* Severity: {meta.severity.value}. Failure mode: "
-            f"{meta.failure_mode.title}. Fixable: {'yes' if meta.fixable else 'no'}.",
+            f"{_mode_title(meta)}. Fixable: {'yes' if meta.fixable else 'no'}.",
             "",
             body,
         ]

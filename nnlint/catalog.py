@@ -1,4 +1,4 @@
-"""The failure-mode catalog shared by both halves: nnlint rules and pytest-gradcheck checks point here.
+"""The failure-mode catalog shared by both halves: nnlint rules and gradcheck findings point here.
 
 A failure mode is described once. A static rule (``nnlint rule NN401``) and a dynamic finding of the
 gradient probe name the same ``FailureMode`` so that both explain the phenomenon in the same words.
@@ -35,11 +35,11 @@ DOCS_BASE = "https://github.com/nnlint/nnlint/blob/main/docs"
 VANISHING_GRADIENTS = FailureMode(
     id="vanishing-gradients",
     title="Vanishing gradients",
-    summary="Gradients shrink geometrically on their way back to the first layers, which then learn "
-    "very slowly or not at all.",
-    why="The gradient of a low layer is a product of per-layer factors. The derivative of a sigmoid "
-    "is at most 0.25 and that of a saturated tanh is near 0, so in a deep stack of them the product "
-    "shrinks with every layer.",
+    summary="Gradients shrink geometrically on their way back to the first layers, which then "
+    "learn very slowly or not at all.",
+    why="The gradient of a low layer is a product of per-layer factors. The derivative of a "
+    "sigmoid is at most 0.25 and that of a saturated tanh is near 0, so in a deep stack of them "
+    "the product shrinks with every layer.",
     static_signs=("a deep stack of sigmoid/tanh-activated hidden layers",),
     dynamic_signs=(
         "gradient norms of the first layers orders of magnitude below those of the last",
@@ -57,8 +57,8 @@ EXPLODING_GRADIENTS = FailureMode(
     title="Exploding gradients",
     summary="Gradients grow on their way back to the first layers until training diverges "
     "(loss jumps, becomes inf/NaN).",
-    why="With large weights the same product of per-layer factors is a product of large numbers, so "
-    "the low layers receive huge updates and training cannot converge.",
+    why="With large weights the same product of per-layer factors is a product of large "
+    "numbers, so the low layers receive huge updates and training cannot converge.",
     static_signs=(
         "a deep plain stack with no normalization",
         "a learning-rate literal far above the usual range for its optimizer",
@@ -119,7 +119,9 @@ SATURATION = FailureMode(
     why="A saturated unit passes almost no gradient back: it stops learning and starves the layers "
     "below it (a cause of vanishing gradients).",
     static_signs=("sigmoid/tanh fed by unnormalized, large pre-activations",),
-    dynamic_signs=("the fraction of sigmoid/tanh units whose output is within a hair of 0/1 or -1/1",),
+    dynamic_signs=(
+        "the fraction of sigmoid/tanh units whose output is within a hair of 0/1 or -1/1",
+    ),
     remedies=(
         "normalize the inputs of the layer (BatchNorm/LayerNorm), use a smaller initialization "
         "(Xavier/Glorot), or switch hidden activations to the ReLU family",
@@ -191,9 +193,9 @@ def render_markdown() -> str:
         "",
         "<!-- Generated from nnlint/catalog.py by `python -m nnlint.catalog`; do not edit. -->",
         "",
-        "One catalog shared by both halves: every `nnlint` rule and every `pytest-gradcheck` finding",
-        "names one of these failure modes, so the static risk and the measured symptom are explained",
-        "in the same words.",
+        "One catalog shared by both halves: every `nnlint` rule and every `pytest-gradcheck`",
+        "finding names one of these failure modes, so the static risk and the measured symptom",
+        "are explained in the same words.",
         "",
     ]
     for mode in FAILURE_MODES.values():

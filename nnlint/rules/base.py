@@ -64,7 +64,8 @@ class Rule:
     name: ClassVar[str]
     MESSAGE: ClassVar[str]  # one line; concrete messages may add the rate, the callee...
     severity: ClassVar[Severity]
-    failure_mode: ClassVar[FailureMode]
+    # None only for the meta-diagnostics (NN001/NN002), which are about nnlint, not training.
+    failure_mode: ClassVar[FailureMode | None]
     fixable: ClassVar[bool] = False
     fix_title: ClassVar[str | None] = None
     default_enabled: ClassVar[bool] = True
@@ -89,7 +90,7 @@ class RuleMeta:
     name: str
     message: str
     severity: Severity
-    failure_mode: FailureMode
+    failure_mode: FailureMode | None
     fixable: bool
     default_enabled: bool
     doc: str

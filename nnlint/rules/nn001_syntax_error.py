@@ -4,22 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nnlint.catalog import FailureMode
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
 from nnlint.rules.base import Invalid, Rule, Violation
-
-# Meta-diagnostics are not about training failures; they still name a catalog entry so every
-# rule has one. ``None`` would force every consumer to special-case them.
-_NOT_A_TRAINING_FAILURE = FailureMode(
-    id="nnlint-diagnostic",
-    title="nnlint diagnostic",
-    summary="nnlint could not lint this file; fix the file (or report the bug) to lint it.",
-    why="A file that cannot be parsed cannot be checked for training failures.",
-    static_signs=(),
-    dynamic_signs=(),
-    remedies=("fix the syntax or encoding error nnlint reports, or report the bug",),
-)
 
 
 class SyntaxErrorRule(Rule):
@@ -54,7 +41,8 @@ class SyntaxErrorRule(Rule):
     name = "syntax-error"
     MESSAGE = "File cannot be parsed"
     severity = Severity.ERROR
-    failure_mode = _NOT_A_TRAINING_FAILURE
+    # A diagnostic of nnlint itself, not a training failure mode.
+    failure_mode = None
     # Files are parsed only when some rule's trigger occurs, hence the dropout layers.
     INVALID = [
         Invalid("import torch.nn as nn\nprint 'x'\nnn.Dropout(0.5)\n", line=2),
@@ -65,6 +53,3 @@ class SyntaxErrorRule(Rule):
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         # Emitted by the engine when parsing fails; never from facts.
         return iter(())
-
-
-NOT_A_TRAINING_FAILURE = _NOT_A_TRAINING_FAILURE

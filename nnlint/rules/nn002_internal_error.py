@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
 from nnlint.rules.base import Rule, Violation
-from nnlint.rules.nn001_syntax_error import NOT_A_TRAINING_FAILURE
 
 
 class InternalErrorRule(Rule):
@@ -31,7 +30,7 @@ class InternalErrorRule(Rule):
     name = "internal-error"
     MESSAGE = "Internal error in a rule"
     severity = Severity.ERROR
-    failure_mode = NOT_A_TRAINING_FAILURE
+    failure_mode = None  # a diagnostic of nnlint itself
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         # Emitted by the engine when a rule raises; never from facts.
