@@ -102,11 +102,13 @@ class DropoutRateOne(Rule):
         for site, rate in literal_rate_sites(facts):
             if in_unit_interval(rate) and rate.drop_probability == 1:
                 if rate.param == "keep_prob":
-                    what, fix = "keeps no activation", "a keep_prob strictly between 0 and 1"
+                    what = "keeps no activation"
+                    fix = "a keep_prob strictly between 0 and 1 (0.5-0.9 is typical)"
                 else:
-                    what, fix = "drops every activation", "a rate strictly between 0 and 1"
+                    what = "drops every activation"
+                    fix = "a rate strictly between 0 and 1 (0.1-0.5 is typical)"
                 yield Violation(
                     site.node,
                     f"`{site.callee_text}` with {describe_rate(rate)} {what}, so the model learns "
-                    f"nothing; use {fix} (0.1-0.5 is a typical dropout rate)",
+                    f"nothing; use {fix}",
                 )
