@@ -9,6 +9,7 @@ state are restored in ``finally``, whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from collections.abc import Mapping
@@ -116,18 +117,20 @@ def probe(
     _check_devices(inputs, "inputs", device)
     _check_devices(target, "target", device)
 
-    state = _SavedState(model, [p for _, p in named], device)
-    recorder = _Recorder(model)
+    modules = list(model.named_modules())
+    state = _SavedState(model, modules, [p for _, p in named], device)
+    recorder = _Recorder(modules)
     try:
         model.train(train)
+        rng_at_start = state.rng
         if seed is not None:
             _seed(seed, device)
-        rng_at_start = _rng_state(device)
+            rng_at_start = _rng_state(device)
         for p in state.params:
             p.grad = None
         recorder.attach()
         try:
-            with torch.enable_grad(), recorder.mode:
+            with torch.enable_grad(), recorder.mode or contextlib.nullcontext():
                 output = _call(model, inputs)
         except Exception as exc:
             if hasattr(exc, "add_note"):
@@ -141,7 +144,9 @@ def probe(
         prediction, loss = _loss(output, target, loss_fn)
         params = [p for _, p in trainable]
         torch.autograd.backward(loss, inputs=params)
-        report = _measure(model, trainable, recorder, prediction, loss, device, train, bounds)
+        report = _measure(
+            model, modules, trainable, recorder, prediction, loss, device, train, bounds
+        )
         if report.nonfinite is not None and report.nonfinite.where in ("forward", "loss"):
             # Replay the identical forward (same RNG, same buffers) to find the first culprit.
             state.restore_buffers()
@@ -327,17 +332,23 @@ def _seed(seed: int, device: torch.device) -> None:
 class _SavedState:
     """Everything a forward/backward pass can change, captured before and put back after."""
 
-    def __init__(self, model: nn.Module, params: list[nn.Parameter], device: torch.device) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        modules: list[tuple[str, nn.Module]],
+        params: list[nn.Parameter],
+        device: torch.device,
+    ) -> None:
         self.model = model
         self.params = params
-        self.modes = [(m, m.training) for m in model.modules()]
+        self.modes = [(m, m.training) for _, m in modules]
         self.grads = [(p, p.grad) for p in params]
         self.requires_grad = [(p, p.requires_grad) for p in params]
         self.rng = _rng_state(device)
         # Batch norm running stats (and any other buffer) move in a train-mode forward.
         self.buffers: list[tuple[nn.Module, str, Tensor, Tensor]] = []
         with torch.no_grad():
-            for module in model.modules():
+            for _, module in modules:
                 for name, buf in module._buffers.items():
                     if buf is not None:
                         self.buffers.append((module, name, buf, buf.detach().clone()))
@@ -349,10 +360,14 @@ class _SavedState:
                 buf.copy_(saved)
 
     def restore(self) -> None:
+        # nn.Module.__setattr__ is slow (it searches the parameter, buffer and module dicts):
+        # write only what the pass changed.
         for module, training in self.modes:
-            module.training = training
+            if module.training != training:
+                module.training = training
         for p, grad in self.grads:
-            p.grad = grad
+            if p.grad is not grad:
+                p.grad = grad
         for p, requires_grad in self.requires_grad:
             if p.requires_grad != requires_grad:
                 p.requires_grad_(requires_grad)
@@ -371,50 +386,165 @@ class _ActivationMode(TorchFunctionMode):
         self.recorder = recorder
 
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
-        out = func(*args, **(kwargs or {}))
+        # Every op of the forward passes through here: one dict lookup, then straight through.
         kind = _FUNCTIONAL.get(func)
+        out = func(*args, **kwargs) if kwargs else func(*args)
         if kind is not None and isinstance(out, Tensor):
             self.recorder.record_functional(kind, out)
         return out
 
 
-class _Recorder:
-    """Forward hooks and the function mode of one probe; ``detach`` removes all of them."""
+# Forward methods of torch.nn modules that never call relu/sigmoid/tanh as functions outside an
+# activation module: a model built only from these needs no function mode (modules whose class
+# keeps one of these forwards, subclasses included, qualify; a custom forward does not).
+_PLAIN_FORWARD_CLASSES: tuple[type[nn.Module], ...] = (
+    nn.Module,  # containers without a forward (ModuleList, ModuleDict) are never called
+    nn.Sequential,
+    nn.Identity,
+    nn.Linear,
+    nn.Bilinear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.InstanceNorm1d,
+    nn.InstanceNorm2d,
+    nn.InstanceNorm3d,
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.Embedding,
+    nn.Flatten,
+    nn.Unflatten,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AvgPool3d,
+    nn.AdaptiveAvgPool1d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveAvgPool3d,
+    nn.AdaptiveMaxPool1d,
+    nn.AdaptiveMaxPool2d,
+    nn.AdaptiveMaxPool3d,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Softmax,
+    nn.LogSoftmax,
+)
+_PLAIN_FORWARDS = frozenset(cls.forward for cls in _PLAIN_FORWARD_CLASSES)
 
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self.names = {id(m): name for name, m in model.named_modules()}
+
+def _needs_function_mode(modules: list[tuple[str, nn.Module]]) -> bool:
+    """Whether any code that runs in the forward could call relu/sigmoid/tanh as a function.
+
+    The mode costs a Python call per op, a large share of a small model's step, so it is entered
+    only when a custom forward or a hook could make such a call.
+    """
+    if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
+        return True
+    for _, module in modules:
+        if type(module).forward not in _PLAIN_FORWARDS:
+            return True
+        if module._forward_hooks or module._forward_pre_hooks:
+            return True
+    return False
+
+
+class _Recorder:
+    """Forward hooks and the function mode of one probe; ``detach`` removes all of them.
+
+    Hooks go only where they are needed (each hooked module leaves nn.Module's fast call path):
+    modules that own parameters directly (their first call gives the layer order) and activation
+    modules (their outputs are measured). With the function mode, modules that can make
+    functional calls (custom forwards) and composite activations also keep a stack of what is
+    running, so a functional call is named after its innermost module.
+    """
+
+    def __init__(self, modules: list[tuple[str, nn.Module]]) -> None:
+        self.modules = modules
         self.first_call: dict[str, int] = {}
         # (module path, activation kind or None, is composite) of the modules currently running.
         self.stack: list[tuple[str, str | None, bool]] = []
+        # (site, kind, units, device tensor): per-unit maxima (relu) or the pinned fraction.
         self.activations: list[tuple[str, str, int, Tensor]] = []
         self.site_counts: dict[str, int] = {}
         self.handles: list[Any] = []
-        self.mode = _ActivationMode(self)
+        self.mode = _ActivationMode(self) if _needs_function_mode(modules) else None
 
     def attach(self) -> None:
-        for name, module in self.model.named_modules():
+        tracked = self.mode is not None
+        for name, module in self.modules:
             kind = _module_kind(module)
+            owns = any(p is not None for p in module._parameters.values())
+            if not tracked:
+                if owns:
+                    self.handles.append(module.register_forward_pre_hook(self._order_hook(name)))
+                if kind is not None:
+                    self.handles.append(module.register_forward_hook(self._output_hook(name, kind)))
+                continue
             composite = kind is None and bool(_COMPOSITE_ACTIVATION.search(type(module).__name__))
+            plain = type(module).forward in _PLAIN_FORWARDS and not composite
+            if kind is None and plain:
+                # Nothing inside runs a functional activation: no stack entry is needed.
+                if owns:
+                    self.handles.append(module.register_forward_pre_hook(self._order_hook(name)))
+                continue
             self.handles.append(
-                module.register_forward_pre_hook(self._pre_hook(name, kind, composite))
+                module.register_forward_pre_hook(self._push_hook(name, kind, composite, owns))
             )
-            self.handles.append(module.register_forward_hook(self._post_hook(kind)))
+            self.handles.append(module.register_forward_hook(self._pop_hook(kind)))
 
     def detach(self) -> None:
         for handle in self.handles:
             handle.remove()
         self.handles.clear()
 
-    def _pre_hook(self, name: str, kind: str | None, composite: bool) -> Callable[..., None]:
+    def _order_hook(self, name: str) -> Callable[..., None]:
+        first_call = self.first_call
+
         def hook(module: nn.Module, args: Any) -> None:
-            if name not in self.first_call:
-                self.first_call[name] = len(self.first_call)
-            self.stack.append((name, kind, composite))
+            if name not in first_call:
+                first_call[name] = len(first_call)
 
         return hook
 
-    def _post_hook(self, kind: str | None) -> Callable[..., None]:
+    def _output_hook(self, name: str, kind: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            if isinstance(output, Tensor):
+                self._record(name, kind, output)
+
+        return hook
+
+    def _push_hook(
+        self, name: str, kind: str | None, composite: bool, owns: bool
+    ) -> Callable[..., None]:
+        first_call, stack, entry = self.first_call, self.stack, (name, kind, composite)
+
+        def hook(module: nn.Module, args: Any) -> None:
+            if owns and name not in first_call:
+                first_call[name] = len(first_call)
+            stack.append(entry)
+
+        return hook
+
+    def _pop_hook(self, kind: str | None) -> Callable[..., None]:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
             name, _, _ = self.stack.pop() if self.stack else ("", None, False)
             if kind is not None and isinstance(output, Tensor):
@@ -439,21 +569,20 @@ class _Recorder:
         self.site_counts[site] = count
         if count > 1:
             site = f"{site}#{count}"
-        with torch.no_grad():
-            y = output.detach()
-            dims = _example_dims(y)
-            if kind in ("relu", "relu6"):
-                # Outputs are >= 0, so a unit is dead iff its maximum over the batch is 0.
-                per_unit = torch.amax(y, dim=dims) if dims else y
-                flagged = (per_unit <= 0).sum()
-            else:
-                # Saturation is counted per output (example x unit): a unit pinned for most
-                # examples already starves the layers below, even if one example gets through.
-                center, half = (0.5, 0.5) if kind == "sigmoid" else (0.0, 1.0)
-                pinned = (y - center).abs() > half * (1 - 2 * _SATURATION_MARGIN)
-                flagged = pinned.sum() / pinned.numel()
+        # Detached, so no graph is built; the reductions finish in _measure, batched.
+        y = output.detach()
+        dims = _example_dims(y)
+        if kind in ("relu", "relu6"):
+            # Outputs are >= 0, so a unit is dead iff its maximum over the batch is 0.
+            measured = (torch.amax(y, dim=dims) if dims else y).reshape(-1)
+        else:
+            # Saturation is counted per output (example x unit): a unit pinned for most
+            # examples already starves the layers below, even if one example gets through.
+            center, half = (0.5, 0.5) if kind == "sigmoid" else (0.0, 1.0)
+            pinned = (y - center).abs() > half * (1 - 2 * _SATURATION_MARGIN)
+            measured = pinned.sum() / pinned.numel()
         units = math.prod(size for d, size in enumerate(y.shape) if d not in dims)
-        self.activations.append((site, kind, units, flagged))
+        self.activations.append((site, kind, units, measured))
 
 
 def _module_kind(module: nn.Module) -> str | None:
@@ -479,12 +608,14 @@ def _example_dims(y: Tensor) -> tuple[int, ...]:
 # --- measuring after backward --------------------------------------------------------------------
 
 
-def _norms(tensors: list[Tensor]) -> list[Tensor]:
-    """L2 norms as float32 0-d tensors, batched per dtype (one kernel launch per group)."""
-    out: list[Tensor | None] = [None] * len(tensors)
+def _norms(tensors: list[Tensor], device: torch.device) -> Tensor:
+    """L2 norms as one float32 1-D tensor on ``device``, in order; one batched call per dtype."""
+    if not tensors:
+        return torch.zeros(0, device=device)
     groups: dict[tuple[torch.dtype, torch.device], list[int]] = {}
     for i, t in enumerate(tensors):
         groups.setdefault((t.dtype, t.device), []).append(i)
+    parts = []
     for (dtype, _), idx in groups.items():
         group = [tensors[i].detach() for i in idx]
         # Half-precision norms overflow at 65504: accumulate them in float32.
@@ -495,13 +626,43 @@ def _norms(tensors: list[Tensor]) -> list[Tensor]:
             )
         except (RuntimeError, TypeError, AttributeError):
             norms = [torch.linalg.vector_norm(t, dtype=wide) for t in group]
-        for i, n in zip(idx, norms):
-            out[i] = n.float()
-    return [n for n in out if n is not None]
+        parts.append(torch.stack(norms).to(device=device, dtype=torch.float32))
+    if len(parts) == 1:
+        return parts[0]
+    # Several dtypes or devices: put the norms back in input order.
+    order = [i for idx in groups.values() for i in idx]
+    position = torch.empty(len(order), dtype=torch.long)
+    position[order] = torch.arange(len(order))
+    return torch.cat(parts)[position.to(device)]
+
+
+def _activation_scalars(
+    activations: list[tuple[str, str, int, Tensor]], device: torch.device
+) -> list[Tensor]:
+    """1-D float32 tensors: the dead-unit counts of the relu sites, then the saturated fractions.
+
+    The per-unit maxima of all relu sites are compared to 0 in one call, and a cumulative sum read
+    at each site's end gives every site's count without a kernel per site.
+    """
+    maxima = [m for _, kind, _, m in activations if kind in ("relu", "relu6")]
+    fractions = [f for _, kind, _, f in activations if kind not in ("relu", "relu6")]
+    out = []
+    if maxima:
+        ends, end = [], 0
+        for m in maxima:
+            end += m.numel()
+            ends.append(end - 1)
+        flat = torch.cat([m.to(device=device, dtype=torch.float32) for m in maxima])
+        cumulative = (flat <= 0).cumsum(0)
+        out.append(cumulative[torch.tensor(ends, device=device)].to(torch.float32))
+    if fractions:
+        out.append(torch.stack([f.to(device=device, dtype=torch.float32) for f in fractions]))
+    return out
 
 
 def _measure(
     model: nn.Module,
+    modules: list[tuple[str, nn.Module]],
     trainable: list[tuple[str, nn.Parameter]],
     recorder: _Recorder,
     prediction: Tensor | None,
@@ -512,23 +673,32 @@ def _measure(
 ) -> GradientReport:
     with torch.no_grad():
         with_grad = [(n, p) for n, p in trainable if p.grad is not None]
-        scalars = _norms([p.grad for _, p in with_grad]) + _norms([p for _, p in trainable])
-        scalars += [flagged.float() for _, _, _, flagged in recorder.activations]
+        # Gradient and weight norms in one batched call (per dtype).
+        parts = [_norms([p.grad for _, p in with_grad] + [p for _, p in trainable], device)]
+        parts += _activation_scalars(recorder.activations, device)
         finite_output = (
             torch.isfinite(prediction.detach()).all().float()
             if prediction is not None and prediction.is_floating_point()
             else torch.ones((), device=device)
         )
-        scalars += [finite_output, loss.detach().float()]
-        scalars = [s.to(device) for s in scalars]
-        values = torch.stack(scalars).tolist()  # the one host transfer
+        parts.append(torch.stack([finite_output.to(device), loss.detach().float().to(device)]))
+        values = torch.cat(parts).tolist()  # the one host transfer
     n_grad, n_param = len(with_grad), len(trainable)
     grad_norm = {n: values[i] for i, (n, _) in enumerate(with_grad)}
     weight_norm = {n: values[n_grad + i] for i, (n, _) in enumerate(trainable)}
-    flagged_counts = values[n_grad + n_param : -2]
+    activation_values = iter(values[n_grad + n_param : -2])
+    n_relu = sum(kind in ("relu", "relu6") for _, kind, _, _ in recorder.activations)
+    dead_cumulative = [next(activation_values) for _ in range(n_relu)]
+    dead_counts = iter(
+        [c - (dead_cumulative[i - 1] if i else 0.0) for i, c in enumerate(dead_cumulative)]
+    )
+    flagged_counts = [
+        next(dead_counts) if kind in ("relu", "relu6") else next(activation_values)
+        for _, kind, _, _ in recorder.activations
+    ]
     output_finite, loss_value = values[-2] == 1.0, values[-1]
 
-    layers = _layers(model, trainable, recorder.first_call, grad_norm, weight_norm)
+    layers = _layers(modules, model, trainable, recorder.first_call, grad_norm, weight_norm)
     activations = [
         ActivationStats(
             name=site,
@@ -584,20 +754,21 @@ def _order(layer: LayerStats, first_call: dict[str, int]) -> int:
 
 
 def _layers(
+    modules: list[tuple[str, nn.Module]],
     model: nn.Module,
     trainable: list[tuple[str, nn.Parameter]],
     first_call: dict[str, int],
     grad_norm: dict[str, float],
     weight_norm: dict[str, float],
 ) -> list[LayerStats]:
-    modules = dict(model.named_modules())
+    by_name = dict(modules)
     owned: dict[str, list[tuple[str, nn.Parameter]]] = {}
     for name, p in trainable:
         owner, _, local = name.rpartition(".")
         owned.setdefault(owner, []).append((local, p))
     layers = []
     for owner, params in owned.items():
-        module = modules.get(owner, model)
+        module = by_name.get(owner, model)
         norms = [grad_norm.get(f"{owner}.{n}" if owner else n) for n, _ in params]
         present = [g for g in norms if g is not None]
         numel = sum(p.numel() for _, p in params)
