@@ -166,6 +166,17 @@ def test_unknown_tool_name_is_a_usage_error(tiny_corpus: Path) -> None:
     assert "unknown tool(s) pylint" in proc.stderr
 
 
+def test_a_warm_run_as_costly_as_the_cache_fill_counts_as_a_cache_miss() -> None:
+    def warm(cpu: float) -> lint_speed.Sample:
+        return lint_speed.Sample("nnlint-warm", 0, cpu, cpu, 50.0, 50.0, 0, 0)
+
+    fill = {"nnlint-warm": 40.0}
+    assert lint_speed._looks_like_cache_miss(warm(38.0), fill)
+    assert not lint_speed._looks_like_cache_miss(warm(0.4), fill)
+    # A tiny corpus fills in well under a second: its warm runs are never second-guessed.
+    assert not lint_speed._looks_like_cache_miss(warm(0.3), {"nnlint-warm": 0.4})
+
+
 # --- lint_speed.py: targets -------------------------------------------------------------------
 
 
