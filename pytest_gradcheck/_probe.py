@@ -574,7 +574,8 @@ class _Recorder:
         dims = _example_dims(y)
         if kind in ("relu", "relu6"):
             # Outputs are >= 0, so a unit is dead iff its maximum over the batch is 0.
-            measured = (torch.amax(y, dim=dims) if dims else y).reshape(-1)
+            # One dim indexes units (see _example_dims), so this is 1-D, ready to concatenate.
+            measured = torch.amax(y, dim=dims) if dims else y
         else:
             # Saturation is counted per output (example x unit): a unit pinned for most
             # examples already starves the layers below, even if one example gets through.
