@@ -457,14 +457,22 @@ def _needs_function_mode(modules: list[tuple[str, nn.Module]]) -> bool:
     The mode costs a Python call per op, a large share of a small model's step, so it is entered
     only when a custom forward or a hook could make such a call.
     """
-    if nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks:
+    if _global_forward_hooks():
         return True
-    for _, module in modules:
-        if type(module).forward not in _PLAIN_FORWARDS:
-            return True
-        if module._forward_hooks or module._forward_pre_hooks:
-            return True
-    return False
+    return any(
+        type(module).forward not in _PLAIN_FORWARDS or _has_forward_hooks(module)
+        for _, module in modules
+    )
+
+
+def _global_forward_hooks() -> bool:
+    return bool(nn.modules.module._global_forward_hooks) or bool(
+        nn.modules.module._global_forward_pre_hooks
+    )
+
+
+def _has_forward_hooks(module: nn.Module) -> bool:
+    return bool(module._forward_hooks) or bool(module._forward_pre_hooks)
 
 
 class _Recorder:
@@ -490,6 +498,8 @@ class _Recorder:
 
     def attach(self) -> None:
         tracked = self.mode is not None
+        # A user's hook runs as part of its module's call and may call F.relu & co. itself.
+        hooked_everywhere = tracked and _global_forward_hooks()
         for name, module in self.modules:
             kind = _module_kind(module)
             owns = any(p is not None for p in module._parameters.values())
@@ -500,7 +510,12 @@ class _Recorder:
                     self.handles.append(module.register_forward_hook(self._output_hook(name, kind)))
                 continue
             composite = kind is None and bool(_COMPOSITE_ACTIVATION.search(type(module).__name__))
-            plain = type(module).forward in _PLAIN_FORWARDS and not composite
+            plain = (
+                type(module).forward in _PLAIN_FORWARDS
+                and not composite
+                and not hooked_everywhere
+                and not _has_forward_hooks(module)
+            )
             if kind is None and plain:
                 # Nothing inside runs a functional activation: no stack entry is needed.
                 if owns:
