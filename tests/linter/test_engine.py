@@ -38,11 +38,39 @@ def test_file_without_framework_import_is_not_parsed(monkeypatch) -> None:
     assert lint(source).findings == []
 
 
-def test_file_without_any_trigger_is_not_parsed_even_if_broken() -> None:
-    # Documented: NN001 is only reported for files the prefilter lets through.
-    source = b"import torch\nprint 'no trigger here'\n"
+def test_skipped_valid_file_is_checked_by_python_not_libcst(monkeypatch) -> None:
+    import libcst
+
+    def boom(*args, **kwargs):
+        raise AssertionError("parsed with libcst")
+
+    monkeypatch.setattr(libcst, "parse_module", boom)
+    assert lint(b"import os\nvalue = 1\n").findings == []
+
+
+def test_file_without_any_trigger_still_gets_a_syntax_check() -> None:
+    source = b"import torch\nx = (\n"
     assert not could_have_findings(source, DEFAULT)
+    (finding,) = lint(source).findings
+    assert (finding.code, finding.line) == ("NN001", 2)
+    assert "was never closed" in finding.message
+
+
+def test_skipped_python2_file_is_reported_with_a_hint() -> None:
+    (finding,) = lint(b"print 'no trigger here'\n").findings
+    assert finding.code == "NN001" and "Python 2" in finding.message
+
+
+def test_skipped_file_with_syntax_newer_than_python_is_not_an_error() -> None:
+    # Python 3.11 rejects PEP 695 syntax; libcst has the last word and accepts it.
+    source = b"type Vector = list[float]\ndef first[T](xs: list[T]) -> T:\n    return xs[0]\n"
     assert lint(source).findings == []
+
+
+def test_skipped_undecodable_file_is_reported() -> None:
+    (finding,) = lint(b"import os\nx = '\xff\xfe'\n").findings
+    assert (finding.code, finding.line) == ("NN001", 2)
+    assert "cannot decode" in finding.message
 
 
 def test_prefilter_depends_on_enabled_rules() -> None:
