@@ -339,6 +339,18 @@ def collect_versions(tools: Sequence[str]) -> dict[str, str]:
             versions[dist] = version(dist)
         except PackageNotFoundError:
             versions[dist] = "not installed"
+    # The version string does not change between commits; the commit says which engine ran.
+    try:
+        git = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:  # no git: a release checkout, the version is all there is
+        git = None
+    if git is not None and git.returncode == 0:
+        versions["nnlint commit"] = git.stdout.strip()
     wanted = {TOOL_VENV[t] for t in tools if t in TOOL_VENV}
     for venv, dist in (("torchfix", "torchfix"), ("fixit", "fixit"), ("ruff", "ruff")):
         if venv in wanted:

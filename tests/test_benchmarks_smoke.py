@@ -15,6 +15,7 @@ sys.path.insert(0, str(BENCHMARKS))
 
 import corpus  # noqa: E402
 import corpus_findings  # noqa: E402
+import dropout_recall_scan  # noqa: E402
 import lint_speed  # noqa: E402
 
 TRAINING_CODE = """\
@@ -307,3 +308,31 @@ def test_internal_error_counts_as_an_engine_problem(tmp_path: Path) -> None:
 
     assert corpus_findings.has_engine_problem(reviewed)
     assert "NN002 (internal errors): 1" in corpus_findings.render("t", tmp_path, reviewed)
+
+
+# --- dropout_recall_scan.py ---------------------------------------------------------------------
+
+
+def test_recall_scan_lists_literal_rates_outside_the_open_unit_interval() -> None:
+    source = b"""\
+import torch.nn as nn
+from keras import layers
+a = nn.Dropout(0.0)
+b = layers.Dropout(rate=-0.5)
+c = nn.Dropout(p=0.1)
+d = nn.Dropout(p=cfg.rate)
+"""
+    sites = list(dropout_recall_scan.scan_source(source))
+    assert [(line, kind) for line, kind, _ in sites] == [(3, "literal-rate"), (4, "literal-rate")]
+
+
+def test_recall_scan_lists_functional_dropout_without_training_only() -> None:
+    source = b"""\
+import torch.nn.functional as F
+x = F.dropout(x, p=0.1)
+y = F.dropout(y, 0.1, self.training)
+z = nn.functional.dropout(z, p=0.1, training=self.training)
+w = self.dropout(w)
+"""
+    sites = list(dropout_recall_scan.scan_source(source))
+    assert [(line, kind) for line, kind, _ in sites] == [(2, "functional-without-training")]
