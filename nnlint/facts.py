@@ -62,6 +62,9 @@ class CallSite:
     callee: tuple[str, ...]  # the dotted callee as written: ("nn", "Dropout")
     scope: Scope
     qualname: str | None = None  # canonical qualified name, None when not resolvable
+    # Inside ``with pytest.raises(...)`` / ``with self.assertRaises...(...)``: code that is
+    # meant to fail (a test that a bad value is rejected), not code that trains a model.
+    expects_error: bool = False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -127,6 +127,7 @@ class FactCollector:
         self._dispatch: set[str] = {q.rsplit(".", 1)[1] for q in DROPOUT_SPECS}
         self._interesting_targets = set(DROPOUT_SPECS)
         self._scope: Scope
+        self._expecting_error = 0  # depth of enclosing `with pytest.raises(...)` blocks
         self._handlers: dict[type, Callable[[Any], None]] = {
             cst.Call: self._visit_call,
             cst.Arg: self._visit_arg,
@@ -140,6 +141,7 @@ class FactCollector:
             cst.AugAssign: self._visit_aug_assign,
             cst.For: self._visit_for,
             cst.CompFor: self._visit_comp_for,
+            cst.With: self._visit_with,
             cst.WithItem: self._visit_with_item,
             cst.ExceptHandler: self._visit_except_handler,
             cst.NamedExpr: self._visit_named_expr,
@@ -227,7 +229,9 @@ class FactCollector:
         if last is not None and last in self._dispatch:
             parts = dotted_parts(func)
             if parts is not None:
-                self._calls.append(CallSite(node, parts, self._scope))
+                self._calls.append(
+                    CallSite(node, parts, self._scope, expects_error=self._expecting_error > 0)
+                )
         self._walk(func)
         for arg in node.args:
             self._walk(arg.value)
@@ -342,6 +346,27 @@ class FactCollector:
     def _visit_comp_for(self, node: cst.CompFor) -> None:
         self._bind_target(node.target)
         self._walk_children(node)
+
+    def _visit_with(self, node: cst.With) -> None:
+        for item in node.items:
+            self._walk(item)
+        expects_error = any(self._is_expected_error_context(item.item) for item in node.items)
+        self._expecting_error += expects_error
+        try:
+            self._walk(node.body)
+        finally:
+            self._expecting_error -= expects_error
+
+    def _is_expected_error_context(self, expr: cst.BaseExpression) -> bool:
+        """``pytest.raises(...)`` (through any alias) or a unittest ``self.assertRaises*(...)``."""
+        if not isinstance(expr, cst.Call):
+            return False
+        parts = dotted_parts(expr.func)
+        if parts is None:
+            return False
+        if parts[-1].startswith("assertRaises") and len(parts) > 1:
+            return True
+        return self._aliases.resolve(parts) == "pytest.raises"
 
     def _visit_with_item(self, node: cst.WithItem) -> None:
         if node.asname is not None:

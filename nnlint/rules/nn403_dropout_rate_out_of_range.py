@@ -52,8 +52,24 @@ class DropoutRateOutOfRange(Rule):
         "from keras import layers\nlayers.Dropout(rate)\n",
         # The second positional argument of Dropout is ``inplace``, not the rate.
         "import torch.nn as nn\nnn.Dropout(0.5, 2)\n",
+        # Tests that a bad rate is rejected are meant to fail (Keras's own test suite does this).
+        "import pytest\nimport torch.nn as nn\n\n"
+        "def test_rejects_rate():\n    with pytest.raises(ValueError):\n"
+        "        nn.Dropout(1.5)\n",
+        "from pytest import raises as expect\nfrom keras import layers\n"
+        "with expect(ValueError, match='rate'):\n    layers.Dropout(rate=-0.5)\n",
+        "import unittest\nfrom keras import layers\n\n"
+        "class DropoutTest(unittest.TestCase):\n    def test_invalid_rate(self):\n"
+        "        with self.assertRaisesRegex(ValueError, 'Invalid value'):\n"
+        "            layers.Dropout(rate=1.5)\n",
     ]
     INVALID = [
+        # A `with` that expects something else does not excuse the rate.
+        Invalid(
+            "import pytest\nimport torch.nn as nn\n"
+            "with pytest.warns(UserWarning):\n    layer = nn.Dropout(1.5)\n",
+            line=4,
+        ),
         Invalid("import torch.nn as nn\nlayer = nn.Dropout(-0.1)\n", line=2),
         Invalid("import torch.nn as nn\nlayer = nn.Dropout(p=1.5)\n", line=2),
         Invalid("from keras import layers\nlayer = layers.Dropout(50)\n", line=2),
