@@ -65,6 +65,9 @@ class CallSite:
     # Inside ``with pytest.raises(...)`` / ``with self.assertRaises...(...)``: code that is
     # meant to fail (a test that a bad value is rejected), not code that trains a model.
     expects_error: bool = False
+    # Only reached when the module is training (`if self.training: ...`, `... if self.training
+    # else ...`, or after `if not self.training: return ...`).
+    training_only: bool = False
 
 
 # ---------------------------------------------------------------------------------------------

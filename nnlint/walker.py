@@ -128,6 +128,7 @@ class FactCollector:
         self._interesting_targets = set(DROPOUT_SPECS)
         self._scope: Scope
         self._expecting_error = 0  # depth of enclosing `with pytest.raises(...)` blocks
+        self._training_only = 0  # depth of enclosing branches that run only in training
         self._handlers: dict[type, Callable[[Any], None]] = {
             cst.Call: self._visit_call,
             cst.Arg: self._visit_arg,
@@ -142,6 +143,9 @@ class FactCollector:
             cst.For: self._visit_for,
             cst.CompFor: self._visit_comp_for,
             cst.With: self._visit_with,
+            cst.If: self._visit_if,
+            cst.IfExp: self._visit_if,
+            cst.IndentedBlock: self._visit_block,
             cst.WithItem: self._visit_with_item,
             cst.ExceptHandler: self._visit_except_handler,
             cst.NamedExpr: self._visit_named_expr,
@@ -230,7 +234,13 @@ class FactCollector:
             parts = dotted_parts(func)
             if parts is not None:
                 self._calls.append(
-                    CallSite(node, parts, self._scope, expects_error=self._expecting_error > 0)
+                    CallSite(
+                        node,
+                        parts,
+                        self._scope,
+                        expects_error=self._expecting_error > 0,
+                        training_only=self._training_only > 0,
+                    )
                 )
         self._walk(func)
         for arg in node.args:
@@ -347,6 +357,37 @@ class FactCollector:
         self._bind_target(node.target)
         self._walk_children(node)
 
+    def _walk_guarded(self, node: cst.CSTNode | None, training_only: bool) -> None:
+        if node is None:
+            return
+        self._training_only += training_only
+        try:
+            self._walk(node)
+        finally:
+            self._training_only -= training_only
+
+    def _visit_if(self, node: cst.If | cst.IfExp) -> None:
+        self._walk(node.test)
+        self._walk_guarded(node.body, _implies_training(node.test, when=True))
+        self._walk_guarded(node.orelse, _implies_training(node.test, when=False))
+
+    def _visit_block(self, node: cst.IndentedBlock) -> None:
+        # `if not self.training: return x` makes the rest of the block training-only.
+        guarded = 0
+        try:
+            for statement in node.body:
+                self._walk(statement)
+                if (
+                    isinstance(statement, cst.If)
+                    and statement.orelse is None
+                    and _always_exits(statement.body)
+                    and _implies_training(statement.test, when=False)
+                ):
+                    guarded += 1
+                    self._training_only += 1
+        finally:
+            self._training_only -= guarded
+
     def _visit_with(self, node: cst.With) -> None:
         for item in node.items:
             self._walk(item)
@@ -427,6 +468,47 @@ class FactCollector:
 
         for cls in self._classes:
             cls.is_nn_module = is_module(cls, frozenset())
+
+
+_TRAINING_FLAGS = frozenset({"training", "is_training"})
+
+
+def _is_training_flag(node: cst.BaseExpression) -> bool:
+    """``self.training``, ``model.training``, a ``training``/``is_training`` name."""
+    if isinstance(node, cst.Attribute):
+        return node.attr.value in _TRAINING_FLAGS
+    return isinstance(node, cst.Name) and node.value in _TRAINING_FLAGS
+
+
+def _implies_training(test: cst.BaseExpression, when: bool) -> bool:
+    """Whether ``test`` evaluating truthy (``when=True``) or falsy (``when=False``) proves the
+    code runs in training mode. Conservative: anything it cannot read proves nothing."""
+    if _is_training_flag(test):
+        return when
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        return _implies_training(test.expression, not when)
+    if isinstance(test, cst.BooleanOperation):
+        left = _implies_training(test.left, when)
+        right = _implies_training(test.right, when)
+        # `a and b` is true when both are, false when either is (`or` the other way round).
+        both_needed = isinstance(test.operator, cst.And) != when
+        return (left and right) if both_needed else (left or right)
+    return False
+
+
+def _always_exits(body: cst.BaseSuite) -> bool:
+    """Whether a suite ends in ``return`` or ``raise``."""
+    statements = body.body
+    if not statements:
+        return False
+    last = statements[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        small = last.body
+    elif isinstance(last, (cst.Return, cst.Raise)):  # one-line suite: `if x: return y`
+        return True
+    else:
+        return False
+    return bool(small) and isinstance(small[-1], (cst.Return, cst.Raise))
 
 
 def _dropout_site(site: CallSite, spec: DropoutSpec, constants: dict[str, Number]) -> DropoutSite:

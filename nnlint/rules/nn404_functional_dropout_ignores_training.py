@@ -31,8 +31,11 @@ class FunctionalDropoutIgnoresTraining(Rule):
     modules follow `model.train()`/`model.eval()` by themselves and are not affected.
 
     An explicit `training=True` (Monte-Carlo dropout) or `training=False` is a deliberate choice
-    and is not flagged. Calls outside `forward`, in nested functions, or in classes nnlint cannot
-    see are an `nn.Module` (a base class imported from elsewhere) are not flagged either.
+    and is not flagged, and neither is `F.dropout` reached only in training mode (under
+    `if self.training:`, in `... if self.training else ...`, or after
+    `if not self.training: return ...`). Calls outside `forward`, in nested functions, or in
+    classes nnlint cannot see are an `nn.Module` (a base class imported from elsewhere) are not
+    flagged either.
 
     ## Example
     ```python
@@ -94,6 +97,18 @@ class FunctionalDropoutIgnoresTraining(Rule):
         # torch.dropout has no default for ``train``.
         "import torch\nimport torch.nn as nn\n\nclass M(nn.Module):\n"
         "    def forward(self, x):\n        return torch.dropout(x, 0.1, self.training)\n",
+        # Reached only in training mode: the hand-written form of training=self.training.
+        "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n        if self.training and self.use_dropout:\n"
+        "            x = F.dropout(x, self.p)\n        return x\n",
+        "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n        return F.dropout(x, 0.1) if self.training else x\n",
+        "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n        if not self.training:\n            return x\n"
+        "        x = F.dropout(x, 0.1)\n        return x\n",
+        "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+        "    def forward(self, x, training=False):\n        if not training or self.p == 0:\n"
+        "            pass\n        else:\n            x = F.dropout(x, self.p)\n        return x\n",
         # A user's own ``dropout`` function.
         "import torch.nn as nn\nfrom .ops import dropout\n\nclass M(nn.Module):\n"
         "    def forward(self, x):\n        return dropout(x, 0.1)\n",
@@ -125,6 +140,27 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "        y = torch.nn.functional.alpha_dropout(\n            x,\n            0.2,\n"
             "            training=self.training,\n        )\n        return y\n",
         ),
+        # Dropout only in eval mode: the guard makes it worse, not right.
+        Invalid(
+            "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+            "    def forward(self, x):\n        if self.training:\n            return x\n"
+            "        return F.dropout(x, 0.1)\n",
+            line=8,
+        ),
+        # `self.training or ...` does not prove training mode.
+        Invalid(
+            "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+            "    def forward(self, x):\n        if self.training or self.mc:\n"
+            "            x = F.dropout(x, 0.1)\n        return x\n",
+            line=7,
+        ),
+        # alpha_dropout defaults to training=False: a training guard does not switch it on.
+        Invalid(
+            "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+            "    def forward(self, x):\n        if self.training:\n"
+            "            x = F.alpha_dropout(x, 0.1)\n        return x\n",
+            line=7,
+        ),
         # No ``self``: flagged, but no fix is offered.
         Invalid(
             "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
@@ -139,6 +175,10 @@ class FunctionalDropoutIgnoresTraining(Rule):
             if spec.framework != "torch" or spec.training_default is None:
                 continue
             if site.has_training_arg or not site.in_module_forward:
+                continue
+            if spec.training_default and site.call.training_only:
+                # `if self.training: x = F.dropout(x, p)` is the hand-written equivalent of
+                # `training=self.training`.
                 continue
             if spec.training_default:
                 message = (
