@@ -7,7 +7,7 @@ A NaN/Inf anywhere fails every helper, since no other measurement means anything
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from pytest_gradcheck.bounds import Bounds, BoundsError
 from pytest_gradcheck.checks import (
@@ -32,245 +32,96 @@ __all__ = [
 ]
 
 
-def _run(
-    helper: str,
-    selected: Callable[[Problem], bool],
-    model: Any,
-    inputs: Any,
-    target: Any,
-    loss_fn: Any,
-    bounds: Bounds | None,
-    train: bool,
-    seed: int | None,
-    bound_kwargs: dict[str, Any],
-) -> GradientReport:
-    __tracebackhide__ = True
-    from pytest_gradcheck._probe import probe
+class Assertion(Protocol):
+    """The signature every assertion helper shares."""
 
-    base = Bounds() if bounds is None else bounds
-    if not isinstance(base, Bounds):
-        raise BoundsError(f"{helper}: bounds must be a Bounds, got {type(base).__name__}")
-    merged = base.merged(bound_kwargs, source=helper)
-    report = probe(model, inputs, target, loss_fn, bounds=merged, train=train, seed=seed)
-    failing = [p for p in report.problems if p.code == NON_FINITE or selected(p)]
-    if failing:
-        raise AssertionError(report.format_failure(failing))
-    return report
+    __name__: str
+
+    def __call__(
+        self,
+        model: Any,
+        inputs: Any,
+        target: Any = None,
+        loss_fn: Any = None,
+        *,
+        bounds: Bounds | None = None,
+        train: bool = True,
+        seed: int | None = None,
+        **bound_kwargs: Any,
+    ) -> GradientReport: ...
 
 
-def assert_gradients_healthy(
-    model: Any,
-    inputs: Any,
-    target: Any = None,
-    loss_fn: Any = None,
-    *,
-    bounds: Bounds | None = None,
-    train: bool = True,
-    seed: int | None = None,
-    **bound_kwargs: Any,
-) -> GradientReport:
-    """Fail on any problem: vanishing/exploding gradients, NaN/Inf, dead ReLUs, saturation,
-    parameters without gradients."""
-    __tracebackhide__ = True
-    return _run(
-        "assert_gradients_healthy",
-        lambda p: True,
-        model,
-        inputs,
-        target,
-        loss_fn,
-        bounds,
-        train,
-        seed,
-        bound_kwargs,
-    )
+def _assertion(name: str, selected: Callable[[Problem], bool], doc: str) -> Assertion:
+    """Build one helper: probe, then fail on the problems ``selected`` picks (and on NaN/Inf)."""
+
+    def helper(
+        model: Any,
+        inputs: Any,
+        target: Any = None,
+        loss_fn: Any = None,
+        *,
+        bounds: Bounds | None = None,
+        train: bool = True,
+        seed: int | None = None,
+        **bound_kwargs: Any,
+    ) -> GradientReport:
+        __tracebackhide__ = True
+        from pytest_gradcheck._probe import probe
+
+        base = Bounds() if bounds is None else bounds
+        if not isinstance(base, Bounds):
+            raise BoundsError(f"{name}: bounds must be a Bounds, got {type(base).__name__}")
+        merged = base.merged(bound_kwargs, source=name)
+        report = probe(model, inputs, target, loss_fn, bounds=merged, train=train, seed=seed)
+        failing = [p for p in report.problems if p.code == NON_FINITE or selected(p)]
+        if failing:
+            raise AssertionError(report.format_failure(failing))
+        return report
+
+    helper.__name__ = helper.__qualname__ = name
+    helper.__doc__ = doc
+    return helper
 
 
-def assert_grad_norms_within(
-    model: Any,
-    inputs: Any,
-    target: Any = None,
-    loss_fn: Any = None,
-    *,
-    bounds: Bounds | None = None,
-    train: bool = True,
-    seed: int | None = None,
-    **bound_kwargs: Any,
-) -> GradientReport:
-    """Fail when a layer's gradient norm is above ``max_grad_norm`` or its per-element RMS is
-    below ``min_grad_norm``."""
-    __tracebackhide__ = True
-    return _run(
-        "assert_grad_norms_within",
-        lambda p: p.bound_name in ("max_grad_norm", "min_grad_norm"),
-        model,
-        inputs,
-        target,
-        loss_fn,
-        bounds,
-        train,
-        seed,
-        bound_kwargs,
-    )
-
-
-def assert_no_vanishing_gradients(
-    model: Any,
-    inputs: Any,
-    target: Any = None,
-    loss_fn: Any = None,
-    *,
-    bounds: Bounds | None = None,
-    train: bool = True,
-    seed: int | None = None,
-    **bound_kwargs: Any,
-) -> GradientReport:
-    """Fail on ``min_vanishing_ratio`` (first/last layer gradient scale) or ``min_grad_norm``."""
-    __tracebackhide__ = True
-    return _run(
-        "assert_no_vanishing_gradients",
-        lambda p: p.code == VANISHING,
-        model,
-        inputs,
-        target,
-        loss_fn,
-        bounds,
-        train,
-        seed,
-        bound_kwargs,
-    )
-
-
-def assert_no_exploding_gradients(
-    model: Any,
-    inputs: Any,
-    target: Any = None,
-    loss_fn: Any = None,
-    *,
-    bounds: Bounds | None = None,
-    train: bool = True,
-    seed: int | None = None,
-    **bound_kwargs: Any,
-) -> GradientReport:
-    """Fail on ``max_grad_norm`` or ``max_exploding_ratio`` (first/last layer gradient scale)."""
-    __tracebackhide__ = True
-    return _run(
-        "assert_no_exploding_gradients",
-        lambda p: p.code == EXPLODING,
-        model,
-        inputs,
-        target,
-        loss_fn,
-        bounds,
-        train,
-        seed,
-        bound_kwargs,
-    )
-
-
-def assert_relu_alive(
-    model: Any,
-    inputs: Any,
-    target: Any = None,
-    loss_fn: Any = None,
-    *,
-    bounds: Bounds | None = None,
-    train: bool = True,
-    seed: int | None = None,
-    **bound_kwargs: Any,
-) -> GradientReport:
-    """Fail when an activation has more than ``max_dead_fraction`` dead ReLU units."""
-    __tracebackhide__ = True
-    return _run(
-        "assert_relu_alive",
-        lambda p: p.code == DEAD_RELU,
-        model,
-        inputs,
-        target,
-        loss_fn,
-        bounds,
-        train,
-        seed,
-        bound_kwargs,
-    )
-
-
-def assert_no_saturation(
-    model: Any,
-    inputs: Any,
-    target: Any = None,
-    loss_fn: Any = None,
-    *,
-    bounds: Bounds | None = None,
-    train: bool = True,
-    seed: int | None = None,
-    **bound_kwargs: Any,
-) -> GradientReport:
-    """Fail when a sigmoid/tanh has more than ``max_saturated_fraction`` saturated units."""
-    __tracebackhide__ = True
-    return _run(
-        "assert_no_saturation",
-        lambda p: p.code == SATURATION,
-        model,
-        inputs,
-        target,
-        loss_fn,
-        bounds,
-        train,
-        seed,
-        bound_kwargs,
-    )
-
-
-def assert_all_parameters_get_gradients(
-    model: Any,
-    inputs: Any,
-    target: Any = None,
-    loss_fn: Any = None,
-    *,
-    bounds: Bounds | None = None,
-    train: bool = True,
-    seed: int | None = None,
-    **bound_kwargs: Any,
-) -> GradientReport:
-    """Fail when a parameter that requires grad gets no gradient or an exactly zero one."""
-    __tracebackhide__ = True
-    return _run(
-        "assert_all_parameters_get_gradients",
-        lambda p: p.code == NO_GRADIENT,
-        model,
-        inputs,
-        target,
-        loss_fn,
-        bounds,
-        train,
-        seed,
-        bound_kwargs,
-    )
-
-
-def assert_finite_gradients(
-    model: Any,
-    inputs: Any,
-    target: Any = None,
-    loss_fn: Any = None,
-    *,
-    bounds: Bounds | None = None,
-    train: bool = True,
-    seed: int | None = None,
-    **bound_kwargs: Any,
-) -> GradientReport:
-    """Fail when the output, the loss or a gradient holds NaN/Inf; names where it began."""
-    __tracebackhide__ = True
-    return _run(
-        "assert_finite_gradients",
-        lambda p: False,
-        model,
-        inputs,
-        target,
-        loss_fn,
-        bounds,
-        train,
-        seed,
-        bound_kwargs,
-    )
+assert_gradients_healthy = _assertion(
+    "assert_gradients_healthy",
+    lambda p: True,
+    "Fail on any problem: vanishing/exploding gradients, NaN/Inf, dead ReLUs, saturation, "
+    "parameters without gradients.",
+)
+assert_grad_norms_within = _assertion(
+    "assert_grad_norms_within",
+    lambda p: p.bound_name in ("max_grad_norm", "min_grad_norm"),
+    "Fail when a layer's gradient norm is above ``max_grad_norm`` or its per-element RMS is "
+    "below ``min_grad_norm``.",
+)
+assert_no_vanishing_gradients = _assertion(
+    "assert_no_vanishing_gradients",
+    lambda p: p.code == VANISHING,
+    "Fail on ``min_vanishing_ratio`` (first/last layer gradient scale) or ``min_grad_norm``.",
+)
+assert_no_exploding_gradients = _assertion(
+    "assert_no_exploding_gradients",
+    lambda p: p.code == EXPLODING,
+    "Fail on ``max_grad_norm`` or ``max_exploding_ratio`` (first/last layer gradient scale).",
+)
+assert_relu_alive = _assertion(
+    "assert_relu_alive",
+    lambda p: p.code == DEAD_RELU,
+    "Fail when an activation has more than ``max_dead_fraction`` dead ReLU units.",
+)
+assert_no_saturation = _assertion(
+    "assert_no_saturation",
+    lambda p: p.code == SATURATION,
+    "Fail when a sigmoid/tanh has more than ``max_saturated_fraction`` saturated units.",
+)
+assert_all_parameters_get_gradients = _assertion(
+    "assert_all_parameters_get_gradients",
+    lambda p: p.code == NO_GRADIENT,
+    "Fail when a parameter that requires grad gets no gradient or an exactly zero one.",
+)
+assert_finite_gradients = _assertion(
+    "assert_finite_gradients",
+    lambda p: False,
+    "Fail when the output, the loss or a gradient holds NaN/Inf; names where it began.",
+)
