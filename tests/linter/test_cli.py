@@ -11,25 +11,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from linter_samples import DROPOUT_ONE, FUNCTIONAL_DROPOUT
 
 import nnlint
 from nnlint.cli import cli
 
-DROPOUT_ONE = (
-    "import torch.nn as nn\n\n\n"
-    "class Classifier(nn.Module):\n"
-    "    def __init__(self):\n"
-    "        super().__init__()\n"
-    "        self.fc = nn.Linear(128, 10)\n"
-    "        self.drop = nn.Dropout(p=1.0)\n"
-)
-FUNCTIONAL_DROPOUT = (
-    "import torch.nn as nn\n"
-    "import torch.nn.functional as F\n\n\n"
-    "class Head(nn.Module):\n"
-    "    def forward(self, x):\n"
-    "        return F.dropout(x, p=0.2)\n"
-)
 FIXED_FUNCTIONAL_DROPOUT = FUNCTIONAL_DROPOUT.replace("p=0.2)", "p=0.2, training=self.training)")
 CLEAN = "import torch.nn as nn\n\nhead = nn.Sequential(nn.Linear(8, 2), nn.Dropout(0.1))\n"
 

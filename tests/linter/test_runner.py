@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from linter_samples import DROPOUT_ONE, FUNCTIONAL_DROPOUT
 
 from nnlint import runner
 from nnlint.cache import ResultCache
@@ -16,22 +17,6 @@ from nnlint.config import RuleSelection, default_config, resolve
 from nnlint.findings import FileResult, Finding
 from nnlint.rules import all_rules
 from nnlint.runner import LintJob, fixed_source_is_safe, run, write_atomically
-
-DROPOUT_ONE = (
-    "import torch.nn as nn\n\n\n"
-    "class Classifier(nn.Module):\n"
-    "    def __init__(self):\n"
-    "        super().__init__()\n"
-    "        self.fc = nn.Linear(128, 10)\n"
-    "        self.drop = nn.Dropout(p=1.0)\n"
-)
-FUNCTIONAL_DROPOUT = (
-    "import torch.nn as nn\n"
-    "import torch.nn.functional as F\n\n\n"
-    "class Head(nn.Module):\n"
-    "    def forward(self, x):\n"
-    "        return F.dropout(x, p=0.2)\n"
-)
 
 
 @pytest.fixture
