@@ -168,13 +168,7 @@ class GradientReport:
     def format_table(self, problems_only: bool = True) -> str:
         """A compact text table: the offending layers (default) or every layer and activation."""
         if problems_only:
-            rows = [("module", "check", "value", "bound")]
-            for p in self.problems:
-                bound = (
-                    "" if p.bound is None else f"{_relation(p)} {_fmt(p.bound)} ({p.bound_name})"
-                )
-                rows.append((p.module, p.code, _fmt(p.value), bound))
-            return _render(rows) if len(rows) > 1 else "no problems"
+            return _render(self._problem_rows(self.problems)) if self.problems else "no problems"
         rows = [("module", "type", "grad norm", "grad rms", "weight norm", "grad/weight")]
         for layer in self.layers:
             name = layer.name or "<model>"
@@ -206,6 +200,17 @@ class GradientReport:
             text += "\n\n" + _render(act_rows)
         return text
 
+    def _problem_rows(self, problems: list[Problem]) -> list[tuple[str, ...]]:
+        """Header plus one row per problem; a layer's module path carries its type (``0
+        (Linear)``), since in an ``nn.Sequential`` the path alone is just an index."""
+        types = {layer.name: layer.type for layer in self.layers}
+        rows = [("module", "check", "value", "bound")]
+        for p in problems:
+            bound = "" if p.bound is None else f"{_relation(p)} {_fmt(p.bound)} ({p.bound_name})"
+            module = f"{p.module} ({types[p.module]})" if p.module in types else p.module
+            rows.append((module, p.code, _fmt(p.value), bound))
+        return rows
+
     def format_failure(self, problems: list[Problem] | None = None) -> str:
         """The assertion message: headline, offending layers, one remedy per failure mode."""
         problems = self.problems if problems is None else problems
@@ -213,7 +218,9 @@ class GradientReport:
             f"gradient check failed with {len(problems)} problem(s): {self.summary_line(False)}",
             "",
         ]
-        lines.append(_indent(_render_problems(problems)))
+        table = _render(self._problem_rows(problems))
+        details = "\n".join(f"  - {p.module}: {p.message}" for p in problems)
+        lines.append(_indent(table + "\n" + details))
         if self.nonfinite is not None:
             lines += ["", f"  first non-finite value: {self.nonfinite.detail}"]
         lines.append("")
@@ -223,16 +230,6 @@ class GradientReport:
         for code, p in seen.items():
             lines.append(f"{code} ({p.title}): {p.remedy}")
         return "\n".join(lines)
-
-
-def _render_problems(problems: list[Problem]) -> str:
-    rows = [("module", "check", "value", "bound")]
-    for p in problems:
-        bound = "" if p.bound is None else f"{_relation(p)} {_fmt(p.bound)} ({p.bound_name})"
-        rows.append((p.module, p.code, _fmt(p.value), bound))
-    table = _render(rows)
-    details = [f"  - {p.module}: {p.message}" for p in problems]
-    return table + "\n" + "\n".join(details)
 
 
 def _relation(p: Problem) -> str:
