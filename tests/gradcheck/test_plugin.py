@@ -12,8 +12,8 @@ import pytest
 # Import torch and the probe before pytester snapshots sys.modules: an in-process sub-session
 # that imported them first would have them dropped afterwards, and torch cannot be re-imported.
 torch = pytest.importorskip("torch")
-import pytest_gradcheck.assertions  # noqa: E402,F401
 import pytest_gradcheck._probe  # noqa: E402,F401
+import pytest_gradcheck.assertions  # noqa: E402,F401
 from pytest_gradcheck.bounds import Bounds  # noqa: E402
 from pytest_gradcheck.plot import matplotlib_available, plot_gradient_flow  # noqa: E402
 from pytest_gradcheck.plugin import report_basename  # noqa: E402
