@@ -35,6 +35,7 @@ class SyntaxErrorRule(Rule):
     ## Use instead
     ```python
     import torch
+
     print("training")
     ```
     """
