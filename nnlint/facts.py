@@ -68,6 +68,8 @@ class CallSite:
     # Only reached when the module is training (`if self.training: ...`, `... if self.training
     # else ...`, or after `if not self.training: return ...`).
     training_only: bool = False
+    # Only reached in evaluation mode (`if not self.training: ...`, `else` of `if is_training`).
+    eval_only: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,7 +151,36 @@ def _tensorflow_specs() -> list[DropoutSpec]:
             1,
             ("keep_prob", "rate"),
         ),
+        # TF1 layers API: ``tf.layers.dropout(inputs, rate=0.5, noise_shape=None, seed=None,
+        # training=False, name=None)``: without ``training`` it never drops anything.
+        *(
+            DropoutSpec(name, "tensorflow", "functional", "rate", 1, ("rate",), 4, False)
+            for name in ("tensorflow.layers.dropout", "tensorflow.compat.v1.layers.dropout")
+        ),
     ]
+
+
+# Calls that exist in TensorFlow 1 only (not in TF2, where they live under tf.compat.v1): a file
+# that makes one is TF1 code, where ``tf.nn.dropout(x, 0.9)`` passes keep_prob, not rate.
+TF1_MARKERS: frozenset[str] = frozenset(
+    f"tensorflow.{name}"
+    for name in (
+        "placeholder",
+        "Session",
+        "InteractiveSession",
+        "get_variable",
+        "variable_scope",
+        "global_variables_initializer",
+        "train.AdamOptimizer",
+        "train.GradientDescentOptimizer",
+        "train.MomentumOptimizer",
+        "train.RMSPropOptimizer",
+        "train.AdagradOptimizer",
+        "layers.dense",
+        "layers.conv2d",
+        "layers.dropout",
+    )
+)
 
 
 DROPOUT_SPECS: dict[str, DropoutSpec] = {
@@ -183,6 +214,8 @@ class DropoutSite:
     spec: DropoutSpec
     rate: RateArgument | None  # None when the default rate is used or it can't be located
     has_training_arg: bool  # ``training=`` (or ``train``) passed, or can't tell (``*args``)
+    # ``training=False`` written as a literal: the call never drops, whatever its rate.
+    training_off: bool = False
 
     @property
     def node(self) -> cst.Call:
@@ -191,6 +224,17 @@ class DropoutSite:
     @property
     def callee_text(self) -> str:
         return ".".join(self.call.callee)
+
+    @property
+    def in_test_function(self) -> bool:
+        """Inside a ``test*`` function or method: tests pin boundary rates on purpose (that
+        rate 1 zeroes the output, that p=0 is the identity)."""
+        scope: Scope | None = self.call.scope
+        while scope is not None:
+            if scope.kind == "function" and scope.name.startswith("test"):
+                return True
+            scope = scope.parent
+        return False
 
     @property
     def in_module_forward(self) -> bool:

@@ -14,6 +14,7 @@ import libcst as cst
 
 from nnlint.facts import (
     DROPOUT_SPECS,
+    TF1_MARKERS,
     CallSite,
     DropoutSite,
     DropoutSpec,
@@ -124,11 +125,13 @@ class FactCollector:
         self._module_binding_counts: dict[str, int] = {}
         self._module_literals: dict[str, Number] = {}
         # Last callee names worth recording; import aliases of them are added as they are seen.
-        self._dispatch: set[str] = {q.rsplit(".", 1)[1] for q in DROPOUT_SPECS}
-        self._interesting_targets = set(DROPOUT_SPECS)
+        self._interesting_targets = set(DROPOUT_SPECS) | TF1_MARKERS
+        self._dispatch: set[str] = {q.rsplit(".", 1)[1] for q in self._interesting_targets}
         self._scope: Scope
         self._expecting_error = 0  # depth of enclosing `with pytest.raises(...)` blocks
-        self._training_only = 0  # depth of enclosing branches that run only in training
+        # Depths of enclosing branches that run only in training / only in evaluation.
+        self._training_only = 0
+        self._eval_only = 0
         self._handlers: dict[type, Callable[[Any], None]] = {
             cst.Call: self._visit_call,
             cst.Arg: self._visit_arg,
@@ -170,16 +173,17 @@ class FactCollector:
         }
         facts.classes = self._classes
         self._resolve_classes()
-        known = tuple(DROPOUT_SPECS)
+        known = (*DROPOUT_SPECS, *TF1_MARKERS)
         for site in self._calls:
             qualname = None
             if not site.scope.binds_locally(site.callee[0]):
                 qualname = self._aliases.resolve(site.callee, known)
             facts.calls.append(dataclasses.replace(site, qualname=qualname))
+        tf1 = any(site.qualname in TF1_MARKERS for site in facts.calls)
         for site in facts.calls:
             spec = DROPOUT_SPECS.get(site.qualname or "")
             if spec is not None:
-                facts.dropout_sites.append(_dropout_site(site, spec, facts.constants))
+                facts.dropout_sites.append(_dropout_site(site, spec, facts.constants, tf1))
         return facts
 
     def _walk(self, node: cst.CSTNode) -> None:
@@ -240,6 +244,7 @@ class FactCollector:
                         self._scope,
                         expects_error=self._expecting_error > 0,
                         training_only=self._training_only > 0,
+                        eval_only=self._eval_only > 0,
                     )
                 )
         self._walk(func)
@@ -357,23 +362,28 @@ class FactCollector:
         self._bind_target(node.target)
         self._walk_children(node)
 
-    def _walk_guarded(self, node: cst.CSTNode | None, training_only: bool) -> None:
+    def _walk_guarded(self, node: cst.CSTNode | None, test: cst.BaseExpression, when: bool) -> None:
+        """Walk a branch that runs when ``test`` is truthy (``when``) or falsy."""
         if node is None:
             return
-        self._training_only += training_only
+        training = _proves_mode(test, when, training=True)
+        evaluating = _proves_mode(test, when, training=False)
+        self._training_only += training
+        self._eval_only += evaluating
         try:
             self._walk(node)
         finally:
-            self._training_only -= training_only
+            self._training_only -= training
+            self._eval_only -= evaluating
 
     def _visit_if(self, node: cst.If | cst.IfExp) -> None:
         self._walk(node.test)
-        self._walk_guarded(node.body, _implies_training(node.test, when=True))
-        self._walk_guarded(node.orelse, _implies_training(node.test, when=False))
+        self._walk_guarded(node.body, node.test, True)
+        self._walk_guarded(node.orelse, node.test, False)
 
     def _visit_block(self, node: cst.IndentedBlock) -> None:
         # `if not self.training: return x` makes the rest of the block training-only.
-        guarded = 0
+        training = evaluating = 0
         try:
             for statement in node.body:
                 self._walk(statement)
@@ -381,12 +391,16 @@ class FactCollector:
                     isinstance(statement, cst.If)
                     and statement.orelse is None
                     and _always_exits(statement.body)
-                    and _implies_training(statement.test, when=False)
                 ):
-                    guarded += 1
-                    self._training_only += 1
+                    step_t = _proves_mode(statement.test, False, training=True)
+                    step_e = _proves_mode(statement.test, False, training=False)
+                    training += step_t
+                    evaluating += step_e
+                    self._training_only += step_t
+                    self._eval_only += step_e
         finally:
-            self._training_only -= guarded
+            self._training_only -= training
+            self._eval_only -= evaluating
 
     def _visit_with(self, node: cst.With) -> None:
         for item in node.items:
@@ -470,26 +484,70 @@ class FactCollector:
             cls.is_nn_module = is_module(cls, frozenset())
 
 
-_TRAINING_FLAGS = frozenset({"training", "is_training"})
+# Names of flags that are true exactly in training / exactly in evaluation.
+_TRAINING_FLAGS = frozenset({"training", "is_training", "train_mode", "is_train", "train"})
+_EVAL_FLAGS = frozenset({"evaluating", "is_eval", "eval_mode", "inference", "is_inference"})
+# Training-mode values compared against (`mode == "train"`, `mode == ModeKeys.TRAIN`). Eval
+# values are left out on purpose: `mode != "eval"` may still be prediction, not training.
+_TRAINING_VALUES = frozenset({"train", "training", "TRAIN"})
 
 
-def _is_training_flag(node: cst.BaseExpression) -> bool:
-    """``self.training``, ``model.training``, a ``training``/``is_training`` name."""
-    if isinstance(node, cst.Attribute):
-        return node.attr.value in _TRAINING_FLAGS
-    return isinstance(node, cst.Name) and node.value in _TRAINING_FLAGS
+def _mode_value(node: cst.BaseExpression) -> bool | None:
+    """True for a training-mode constant, None for anything else."""
+    if isinstance(node, cst.SimpleString):
+        text = node.evaluated_value
+    elif isinstance(node, cst.Attribute):
+        text = node.attr.value
+    else:
+        return None
+    return True if text in _TRAINING_VALUES else None
 
 
-def _implies_training(test: cst.BaseExpression, when: bool) -> bool:
+def _mode_flag(node: cst.BaseExpression) -> bool | None:
+    """True if ``node`` is truthy exactly in training mode (``self.training``, ``is_training ==
+    True``, ``mode == "train"``), False if exactly in evaluation mode, None if unknown."""
+    name = (
+        node.attr.value
+        if isinstance(node, cst.Attribute)
+        else node.value
+        if isinstance(node, cst.Name)
+        else None
+    )
+    if name is not None:
+        return True if name in _TRAINING_FLAGS else False if name in _EVAL_FLAGS else None
+    if not isinstance(node, cst.Comparison) or len(node.comparisons) != 1:
+        return None
+    target = node.comparisons[0]
+    if isinstance(target.operator, (cst.Equal, cst.Is)):
+        positive = True
+    elif isinstance(target.operator, (cst.NotEqual, cst.IsNot)):
+        positive = False
+    else:
+        return None
+    for subject, other in ((node.left, target.comparator), (target.comparator, node.left)):
+        literal = number_literal(other)
+        if isinstance(literal, bool):  # `is_training == True`, `train_mode is False`
+            flag = _mode_flag(subject)
+        else:  # `mode == "train"`, `mode != ModeKeys.TRAIN`
+            flag = _mode_value(other)
+            literal = True
+        if flag is not None:
+            return flag if literal == positive else not flag
+    return None
+
+
+def _proves_mode(test: cst.BaseExpression, when: bool, training: bool) -> bool:
     """Whether ``test`` evaluating truthy (``when=True``) or falsy (``when=False``) proves the
-    code runs in training mode. Conservative: anything it cannot read proves nothing."""
-    if _is_training_flag(test):
-        return when
+    code runs in training mode (``training=True``) or in evaluation mode. Conservative:
+    anything it cannot read proves nothing."""
+    flag = _mode_flag(test)
+    if flag is not None:
+        return (when == flag) == training
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        return _implies_training(test.expression, not when)
+        return _proves_mode(test.expression, not when, training)
     if isinstance(test, cst.BooleanOperation):
-        left = _implies_training(test.left, when)
-        right = _implies_training(test.right, when)
+        left = _proves_mode(test.left, when, training)
+        right = _proves_mode(test.right, when, training)
         # `a and b` is true when both are, false when either is (`or` the other way round).
         both_needed = isinstance(test.operator, cst.And) != when
         return (left and right) if both_needed else (left or right)
@@ -511,7 +569,9 @@ def _always_exits(body: cst.BaseSuite) -> bool:
     return bool(small) and isinstance(small[-1], (cst.Return, cst.Raise))
 
 
-def _dropout_site(site: CallSite, spec: DropoutSpec, constants: dict[str, Number]) -> DropoutSite:
+def _dropout_site(
+    site: CallSite, spec: DropoutSpec, constants: dict[str, Number], tf1: bool
+) -> DropoutSite:
     positional: list[cst.Arg] = []
     keywords: dict[str, cst.Arg] = {}
     unpacked = False
@@ -538,13 +598,31 @@ def _dropout_site(site: CallSite, spec: DropoutSpec, constants: dict[str, Number
                 site.scope,
                 constants,
             )
+            if spec.qualname == "tensorflow.nn.dropout" and (tf1 or rate.value == 1):
+                # TF1's second parameter is keep_prob, TF2's is rate. Read it as TF1's in TF1
+                # code, and for a literal 1 anywhere: TF2 rejects rate=1, so code that runs
+                # with it is TF1 code keeping every unit.
+                rate = dataclasses.replace(rate, param="keep_prob")
     has_training = (
         unpacked
         or "training" in keywords
         or "train" in keywords
         or (spec.training_index is not None and len(positional) > spec.training_index)
     )
-    return DropoutSite(call=site, spec=spec, rate=rate, has_training_arg=has_training)
+    training = keywords.get("training") or keywords.get("train")
+    if (
+        training is None
+        and spec.training_index is not None
+        and len(positional) > spec.training_index
+    ):
+        training = positional[spec.training_index]
+    return DropoutSite(
+        call=site,
+        spec=spec,
+        rate=rate,
+        has_training_arg=has_training,
+        training_off=training is not None and number_literal(training.value) is False,
+    )
 
 
 def _rate_argument(

@@ -20,11 +20,19 @@ def expression_text(node: cst.CSTNode) -> str:
     return _EMPTY_MODULE.code_for_node(node)
 
 
-def literal_rate_sites(facts: FileFacts) -> Iterator[tuple[DropoutSite, RateArgument]]:
+def literal_rate_sites(
+    facts: FileFacts, *, skip_deliberate: bool = True
+) -> Iterator[tuple[DropoutSite, RateArgument]]:
     """Dropout sites whose rate is a known number, outside code that is meant to raise (a test
-    that a bad rate is rejected, under ``pytest.raises`` or ``assertRaises``)."""
+    that a bad rate is rejected, under ``pytest.raises`` or ``assertRaises``).
+
+    With ``skip_deliberate``, also without the sites where a rate of exactly 0 or 1 is on
+    purpose or harmless: calls with a literal ``training=False`` (they never drop, whatever the
+    rate) and test functions (they pin what rate 0 or 1 does)."""
     for site in facts.dropout_sites:
         if site.call.expects_error:
+            continue
+        if skip_deliberate and (site.training_off or site.in_test_function):
             continue
         if site.rate is not None and site.rate.value is not None:
             yield site, site.rate

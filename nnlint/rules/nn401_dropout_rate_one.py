@@ -24,7 +24,15 @@ class DropoutRateOne(Rule):
     `keep_prob=0`. Covers `torch.nn.Dropout*`/`AlphaDropout`/`FeatureAlphaDropout`,
     `torch.nn.functional.dropout*`/`alpha_dropout`/`feature_alpha_dropout`, `torch.dropout`,
     Keras `layers.Dropout`/`SpatialDropout1D/2D/3D`/`AlphaDropout`/`GaussianDropout` (also
-    through `tf.keras`), and `tf.nn.dropout`, resolved through imports and aliases.
+    through `tf.keras`), `tf.nn.dropout` and TF1's `tf.layers.dropout`, resolved through imports
+    and aliases.
+
+    Not flagged, because the boundary rate is deliberate or harmless there: calls with a literal
+    `training=False` (they never drop), `test*` functions (tests pin what rate 0 or 1 does), and
+    code under `with pytest.raises(...)` / `self.assertRaises...(...)`. `tf.nn.dropout`'s
+    positional argument is read as TF1's `keep_prob` in files that use TF1-only APIs
+    (`tf.placeholder`, `tf.Session`, `tf.get_variable`, ...) and for a literal 1 anywhere (TF2
+    rejects `rate=1`, so code that runs with it is TF1 code), as TF2's `rate` otherwise.
 
     ## Why is this bad?
     A rate of 1 zeroes every activation on every training step: nothing reaches the layers
@@ -71,9 +79,30 @@ class DropoutRateOne(Rule):
         "import torch.nn.functional as F\ny = F.dropout(x, 1.0 - keep)\n",
         "import torch.nn as nn\nnn.Dropout(inplace=True)\n",
         "import torch.nn as nn\nnn.Dropout(*args)\n",
+        # A positional 1.0 without TF1 signs: TF2 would reject rate=1, so it is TF1's keep_prob
+        # (keeps everything: NN402), never "drops every activation".
+        "import tensorflow as tf\ny = tf.nn.dropout(h, 1.0)\n",
+        # A literal training=False never drops, whatever the rate.
+        "import torch.nn.functional as F\ny = F.dropout(x, 1.0, training=False)\n",
+        # A test that rate 1 zeroes the output does it on purpose.
+        "import tensorflow as tf\n\ndef test_rate_one_zeroes_output():\n"
+        "    layer = tf.keras.layers.Dropout(rate=1.0)\n",
+        "import torch.nn as nn\n\nclass TestDropout:\n    def test_all_dropped(self):\n"
+        "        assert nn.Dropout(1.0)\n",
     ]
     INVALID = [
         Invalid("import torch.nn as nn\nlayer = nn.Dropout(1.0)\n", line=2),
+        # TF1 code: the positional argument is keep_prob, and 0 keeps nothing.
+        Invalid(
+            "import tensorflow as tf\nsess = tf.Session()\ny = tf.nn.dropout(x, 0.0)\n", line=3
+        ),
+        Invalid(
+            "import tensorflow as tf\ny = tf.layers.dropout(x, rate=1.0, training=t)\n", line=2
+        ),
+        # Not a test function: a helper that merely has "test" elsewhere in its name.
+        Invalid(
+            "import torch.nn as nn\n\ndef build_latest():\n    return nn.Dropout(1.0)\n", line=4
+        ),
         Invalid("import torch.nn as nn\nlayer = nn.Dropout(p=1)\n", line=2),
         Invalid("from torch import nn\nlayer = nn.Dropout2d((1.0))\n", line=2),
         Invalid("from torch.nn import Dropout as D\nlayer = D(1e0)\n", line=2),

@@ -23,6 +23,14 @@ class DropoutRateZero(Rule):
     or a module constant assigned once to it), and TensorFlow 1's `tf.nn.dropout` with
     `keep_prob=1.0`. Same APIs as NN401.
 
+    Not flagged, because the boundary rate is deliberate or harmless there: a branch that runs
+    only in evaluation mode (`else:` of `if is_training:`), calls with a literal
+    `training=False` (they never drop), `test*` functions (tests pin what rate 0 or 1 does), and
+    code under `with pytest.raises(...)` / `self.assertRaises...(...)`. `tf.nn.dropout`'s
+    positional argument is read as TF1's `keep_prob` in files that use TF1-only APIs
+    (`tf.placeholder`, `tf.Session`, `tf.get_variable`, ...) and for a literal 1 anywhere (TF2
+    rejects `rate=1`, so code that runs with it is TF1 code), as TF2's `rate` otherwise.
+
     ## Why is this bad?
     A rate of 0 drops nothing: the layer is a no-op, so the model gets none of the
     regularization the code seems to ask for. It is usually a leftover from debugging or a
@@ -63,6 +71,21 @@ class DropoutRateZero(Rule):
         # tf.compat.v1 positional is keep_prob: 0.0 keeps nothing (NN401), it is not "rate 0".
         "import tensorflow.compat.v1 as tf\ny = tf.nn.dropout(x, 0.0)\n",
         "import keras\nkeras.layers.GaussianNoise(0.0)\n",
+        # A literal training=False never drops, whatever the rate (generated code does this).
+        "import torch.nn.functional as F\ny = F.dropout(x, 0.0, False)\n",
+        "import torch.nn.functional as F\ny = F.dropout(x, p=0.0, training=False)\n",
+        # Tests pin what rate 0 does on purpose.
+        "import torch\nimport torch.nn as nn\n\ndef test_zero_rate_is_identity():\n"
+        "    x = torch.ones(4)\n    assert torch.equal(nn.Dropout(0.0)(x), x)\n",
+        # Positional 0 in TF1 code is keep_prob 0 (NN401's business), not rate 0.
+        "import tensorflow as tf\nx = tf.placeholder(tf.float32)\ny = tf.nn.dropout(x, 0.0)\n",
+        # The evaluation branch switches dropout off on purpose (TF1 graph code).
+        "import tensorflow as tf\nsess = tf.Session()\n\ndef net(h, train_mode):\n"
+        "    if train_mode == True:\n        return tf.nn.dropout(h, 0.7)\n"
+        "    else:\n        return tf.nn.dropout(h, 1.0)\n",
+        "import tensorflow as tf\n\ndef model_fn(h, mode):\n"
+        "    if mode != tf.estimator.ModeKeys.TRAIN:\n        return tf.nn.dropout(h, rate=0.0)\n"
+        "    return tf.nn.dropout(h, rate=0.3)\n",
     ]
     INVALID = [
         Invalid("import torch.nn as nn\nlayer = nn.Dropout(0.0)\n", line=2),
@@ -81,10 +104,28 @@ class DropoutRateZero(Rule):
         Invalid("import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=1.0)\n", line=2),
         Invalid("import torch.nn as nn\nDROP: float = 0.0\nlayer = nn.Dropout(DROP)\n", line=3),
         Invalid("import torch.nn as nn\nlayer = nn.Dropout(False)\n", line=2),
+        # TF1 code (tf.placeholder): the positional argument is keep_prob; 1.0 keeps everything.
+        Invalid(
+            "import tensorflow as tf\nx = tf.placeholder(tf.float32)\ny = tf.nn.dropout(x, 1.0)\n",
+            line=3,
+        ),
+        # No TF1 sign, but TF2 rejects rate=1: code that runs with it is TF1 keeping everything.
+        Invalid("import tensorflow as tf\ny = tf.nn.dropout(h, 1.0)\n", line=2),
+        # TF2 positional rate 0.
+        Invalid("import tensorflow as tf\ny = tf.nn.dropout(h, 0.0)\n", line=2),
+        # `mode != "eval"` may be prediction: it proves nothing about the mode.
+        Invalid(
+            "import tensorflow as tf\n\ndef model_fn(h, mode):\n"
+            "    if mode == 'eval':\n        return h\n    return tf.nn.dropout(h, rate=0.0)\n",
+            line=6,
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         for site, rate in literal_rate_sites(facts):
+            if site.call.eval_only:
+                # `else: h = tf.nn.dropout(h, 1.0)` after a training branch: off on purpose.
+                continue
             if in_unit_interval(rate) and rate.drop_probability == 0:
                 what = "keeps every activation" if rate.param == "keep_prob" else "drops nothing"
                 yield Violation(

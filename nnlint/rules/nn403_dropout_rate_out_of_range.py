@@ -79,7 +79,8 @@ class DropoutRateOutOfRange(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:
-        for site, rate in literal_rate_sites(facts):
+        # torch and Keras reject the rate before they look at `training`, tests included.
+        for site, rate in literal_rate_sites(facts, skip_deliberate=False):
             if rate.value is not None and not 0 <= rate.value <= 1:
                 yield Violation(
                     site.node,

@@ -20,15 +20,17 @@ class FunctionalDropoutIgnoresTraining(Rule):
     ## What it does
     Flags `torch.nn.functional.dropout` (and `dropout1d/2d/3d`, `alpha_dropout`,
     `feature_alpha_dropout`) called in `forward` of an `nn.Module` subclass without a
-    `training` argument (keyword or third positional).
+    `training` argument (keyword or third positional), and TensorFlow 1's
+    `tf.layers.dropout` (`tf.compat.v1.layers.dropout`) called anywhere without `training`.
 
     ## Why is this bad?
     Functional dropout does not know whether the module is in train or eval mode: it follows
     its `training` argument. `F.dropout` and `dropout1d/2d/3d` default to `training=True`, so
     without the argument dropout stays on after `model.eval()`: evaluation and inference are
     noisy and wrong. `F.alpha_dropout` and `F.feature_alpha_dropout` default to
-    `training=False`, so without it they never drop anything, not even in training. `nn.Dropout`
-    modules follow `model.train()`/`model.eval()` by themselves and are not affected.
+    `training=False`, so without it they never drop anything, not even in training. So does
+    TF1's `tf.layers.dropout`. `nn.Dropout` modules follow `model.train()`/`model.eval()` by
+    themselves and are not affected.
 
     An explicit `training=True` (Monte-Carlo dropout) or `training=False` is a deliberate choice
     and is not flagged, and neither is `F.dropout` reached only in training mode (under
@@ -62,7 +64,8 @@ class FunctionalDropoutIgnoresTraining(Rule):
     ## Fix safety
     The fix appends `training=self.training` to the call. It is safe: it changes the behaviour
     only in the mode the code was wrong in (eval for `dropout`, train for `alpha_dropout`). It is
-    offered only when the method's first parameter is named `self`.
+    offered only when the method's first parameter is named `self`, and never for
+    `tf.layers.dropout` (nnlint cannot know the name of your is-training flag).
     """
 
     code = "NN404"
@@ -109,6 +112,13 @@ class FunctionalDropoutIgnoresTraining(Rule):
         "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
         "    def forward(self, x, training=False):\n        if not training or self.p == 0:\n"
         "            pass\n        else:\n            x = F.dropout(x, self.p)\n        return x\n",
+        "import tensorflow as tf\n\ndef net(x, is_training):\n"
+        "    return tf.layers.dropout(x, 0.5, training=is_training)\n",
+        "import tensorflow as tf\n\ndef net(x, is_training):\n"
+        "    return tf.compat.v1.layers.dropout(x, 0.5, None, None, is_training)\n",
+        "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+        "    def forward(self, x):\n        if self.training == True:\n"
+        "            x = F.dropout(x, 0.1)\n        return x\n",
         # A user's own ``dropout`` function.
         "import torch.nn as nn\nfrom .ops import dropout\n\nclass M(nn.Module):\n"
         "    def forward(self, x):\n        return dropout(x, 0.1)\n",
@@ -161,6 +171,12 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "            x = F.alpha_dropout(x, 0.1)\n        return x\n",
             line=7,
         ),
+        # TF1 layers API: training defaults to False, anywhere.
+        Invalid(
+            "import tensorflow as tf\n\ndef net(x, is_training):\n"
+            "    return tf.layers.dropout(x, rate=0.5)\n",
+            line=4,
+        ),
         # No ``self``: flagged, but no fix is offered.
         Invalid(
             "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
@@ -172,9 +188,17 @@ class FunctionalDropoutIgnoresTraining(Rule):
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         for site in facts.dropout_sites:
             spec = site.spec
-            if spec.framework != "torch" or spec.training_default is None:
+            if spec.training_default is None or site.has_training_arg:
                 continue
-            if site.has_training_arg or not site.in_module_forward:
+            if spec.framework == "tensorflow":
+                # TF1's tf.layers.dropout: no module mode to follow, so no fix to offer.
+                yield Violation(
+                    site.node,
+                    f"`{site.callee_text}` without `training=` never drops anything (it "
+                    "defaults to training=False); pass your is-training flag as `training=`",
+                )
+                continue
+            if not site.in_module_forward:
                 continue
             if spec.training_default and site.call.training_only:
                 # `if self.training: x = F.dropout(x, p)` is the hand-written equivalent of
