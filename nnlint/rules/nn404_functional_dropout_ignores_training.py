@@ -64,7 +64,8 @@ class FunctionalDropoutIgnoresTraining(Rule):
     ## Fix safety
     The fix appends `training=self.training` to the call. It is safe: it changes the behaviour
     only in the mode the code was wrong in (eval for `dropout`, train for `alpha_dropout`). It is
-    offered only when the method's first parameter is named `self`, and never for
+    offered only when the method's first parameter is named `self` and the call has no
+    keyword torch does not know (a misspelt `traning=` is left to you), and never for
     `tf.layers.dropout` (nnlint cannot know the name of your is-training flag).
     """
 
@@ -177,6 +178,12 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "    return tf.layers.dropout(x, rate=0.5)\n",
             line=4,
         ),
+        # A misspelt keyword: flagged, but the fix is left to a person.
+        Invalid(
+            "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
+            "    def forward(self, x):\n        return F.dropout(x, p=0.5, traning=self.traning)\n",
+            line=6,
+        ),
         # No ``self``: flagged, but no fix is offered.
         Invalid(
             "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
@@ -219,8 +226,19 @@ class FunctionalDropoutIgnoresTraining(Rule):
             yield Violation(site.node, message, _fix(site))
 
 
+# The keywords torch's functional dropouts accept (`input, p=0.5, training=..., inplace=False`).
+_TORCH_KEYWORDS = frozenset({"input", "p", "training", "inplace"})
+
+
 def _fix(site: DropoutSite) -> Fix | None:
     if site.call.scope.first_param != "self" or not site.node.args:
+        return None
+    if any(
+        arg.keyword is not None and arg.keyword.value not in _TORCH_KEYWORDS
+        for arg in site.node.args
+    ):
+        # A misspelt keyword (`traning=`) already breaks the call; adding `training=` next to
+        # it would hide the typo rather than fix it.
         return None
     call = site.node
     args = list(call.args)

@@ -124,3 +124,14 @@ def test_refused_fix_keeps_the_finding(monkeypatch) -> None:
     result = fix(MODULE.encode())
     assert result.fixed_source is None and result.fixed_count == 0
     assert [f.code for f in result.findings] == ["NN404", "NN404"]
+
+
+def test_misspelt_training_keyword_is_reported_but_not_fixed() -> None:
+    source = (
+        b"import torch.nn as nn\nimport torch.nn.functional as F\n\n\nclass Gcn(nn.Module):\n"
+        b"    def forward(self, x):\n        return F.dropout(x, 0.5, traning=self.traning)\n"
+    )
+    result = lint_source(source, "gcn.py", DEFAULT, fix=True)
+    assert result.fixed_source is None
+    (finding,) = result.findings
+    assert finding.code == "NN404" and not finding.fixable
