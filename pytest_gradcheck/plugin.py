@@ -232,8 +232,25 @@ def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
         _restore_torch_rng(saved)
 
 
+def _import_torch() -> Any:
+    """torch, or a clear failure of the test that asked for a gradient check without it."""
+    __tracebackhide__ = True
+    try:
+        import torch
+    except ImportError as error:
+        problem = str(error)
+    else:
+        return torch
+    # Outside the except block, so pytest shows one message rather than a chained pair.
+    pytest.fail(
+        f"pytest-gradcheck needs torch, which cannot be imported here ({problem}); install it, "
+        "e.g. `pip install 'nnlint[gradcheck]'` (or torch itself)",
+        pytrace=False,
+    )
+
+
 def _seed_torch(seed: int) -> tuple[Any, Any]:
-    import torch
+    torch = _import_torch()
 
     cpu_state = torch.get_rng_state()
     cuda_states = None
@@ -298,6 +315,7 @@ class GradcheckFixture:
             problem = None
         if problem is not None:
             pytest.fail(problem, pytrace=False)
+        _import_torch()
         from pytest_gradcheck._probe import probe
 
         # probe + format_failure rather than assert_gradients_healthy: the report of a failing

@@ -90,3 +90,24 @@ def test_xdist_workers_send_reports_to_the_controller_summary(pytester: pytest.P
         *(f"test_models.py::test_healthy[{i}]" for i in range(4)),
         "test_models.py::test_dead",
     }
+
+
+def test_gradcheck_without_torch_fails_the_test_with_an_install_hint(
+    pytester: pytest.Pytester,
+) -> None:
+    # A None entry in sys.modules makes `import torch` raise ImportError, as when it is missing.
+    pytester.makeconftest("import sys\nsys.modules['torch'] = None\n")
+    pytester.makepyfile(
+        test_needs_torch="""
+        def test_probe(gradcheck):
+            gradcheck(object(), None)
+
+        def test_unrelated():
+            assert True
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*pytest-gradcheck needs torch*install it*nnlint[[]gradcheck[]]*"])
+    assert "During handling of the above exception" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*gradcheck: torch *seed 0*"])
