@@ -45,6 +45,15 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'pytest_gradcheck' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    try:
+        implementation = importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name != "torch":
+            raise
+        raise ImportError(
+            f"pytest_gradcheck.{name} needs torch, which is not installed; install it, e.g. "
+            "`pip install 'nnlint[gradcheck]'` (or torch itself)"
+        ) from error
+    value = getattr(implementation, name)
     globals()[name] = value
     return value

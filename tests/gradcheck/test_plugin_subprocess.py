@@ -111,3 +111,14 @@ def test_gradcheck_without_torch_fails_the_test_with_an_install_hint(
     result.stdout.fnmatch_lines(["*pytest-gradcheck needs torch*install it*nnlint[[]gradcheck[]]*"])
     assert "During handling of the above exception" not in result.stdout.str()
     result.stdout.fnmatch_lines(["*gradcheck: torch *seed 0*"])
+
+
+def test_importing_the_probe_without_torch_names_the_install() -> None:
+    code = (
+        "import sys\nsys.modules['torch'] = None\n"
+        "try:\n    from pytest_gradcheck import probe\n"
+        "except ImportError as error:\n    print(error)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pytest_gradcheck.probe needs torch" in out.stdout
+    assert "nnlint[gradcheck]" in out.stdout
