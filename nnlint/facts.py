@@ -33,6 +33,8 @@ class Scope:
     bases: tuple[cst.BaseExpression, ...] = ()
     # Classes: whether this is a torch ``nn.Module`` subclass (set after the walk).
     is_nn_module: bool = False
+    # Classes: whether this is a Keras ``Layer``/``Model`` subclass (set after the walk).
+    is_keras_layer: bool = False
 
     @property
     def enclosing_class(self) -> Scope | None:
@@ -235,6 +237,15 @@ class DropoutSite:
                 return True
             scope = scope.parent
         return False
+
+    @property
+    def in_keras_call(self) -> bool:
+        """Directly inside ``call`` of a Keras ``Layer``/``Model`` subclass."""
+        scope = self.call.scope
+        cls = scope.enclosing_class
+        return (
+            scope.kind == "function" and scope.name == "call" and bool(cls and cls.is_keras_layer)
+        )
 
     @property
     def in_module_forward(self) -> bool:

@@ -89,6 +89,37 @@ _MODULE_BASES = frozenset(
     }
 )
 
+# Keras base classes whose subclasses implement `call(self, inputs, training=None)`.
+_KERAS_BASES = frozenset(
+    {
+        "keras.Layer",
+        "keras.Model",
+        "keras.Sequential",
+        "keras.layers.Layer",
+        "keras.models.Model",
+        "keras.models.Sequential",
+    }
+)
+
+
+def _is_torch_module_base(qualname: str) -> bool:
+    """``torch.nn.Module`` and the other ``torch.nn`` classes, Lightning modules."""
+    return qualname in _MODULE_BASES or (
+        qualname.startswith("torch.nn.")
+        and qualname.count(".") == 2
+        and qualname.rsplit(".", 1)[1][:1].isupper()
+    )
+
+
+def _is_keras_layer_base(qualname: str) -> bool:
+    """``keras.layers.Layer``, ``keras.Model`` and the built-in Keras layer classes."""
+    return qualname in _KERAS_BASES or (
+        qualname.startswith("keras.layers.")
+        and qualname.count(".") == 2
+        and qualname.rsplit(".", 1)[1][:1].isupper()
+    )
+
+
 _child_fields_cache: dict[type, tuple[str, ...]] = {}
 
 
@@ -451,37 +482,38 @@ class FactCollector:
             if cls.parent is not None and cls.parent.kind == "module":
                 # A name defined twice is ambiguous; keep neither.
                 by_name[cls.name] = cls if cls.name not in by_name else by_name[cls.name]
-        decided: dict[int, bool] = {}
 
-        def is_module(cls: Scope, seen: frozenset[int]) -> bool:
-            key = id(cls)
-            if key in decided:
-                return decided[key]
-            result = False
-            for base in cls.bases:
-                parts = dotted_parts(base)
-                if parts is None:
-                    continue
-                local = by_name.get(parts[0]) if len(parts) == 1 else None
-                if local is not None and id(local) not in seen:
-                    result = is_module(local, seen | {key})
-                else:
-                    qualname = self._aliases.resolve(parts)
-                    result = qualname is not None and (
-                        qualname in _MODULE_BASES
-                        or (
-                            qualname.startswith("torch.nn.")
-                            and qualname.count(".") == 2
-                            and qualname.rsplit(".", 1)[1][:1].isupper()
-                        )
-                    )
-                if result:
-                    break
-            decided[key] = result
-            return result
+        def subclass_test(is_base: Callable[[str], bool]) -> Callable[[Scope], bool]:
+            """Whether a class derives from a framework base, through same-file classes too."""
+            decided: dict[int, bool] = {}
 
+            def derives(cls: Scope, seen: frozenset[int]) -> bool:
+                key = id(cls)
+                if key in decided:
+                    return decided[key]
+                result = False
+                for base in cls.bases:
+                    parts = dotted_parts(base)
+                    if parts is None:
+                        continue
+                    local = by_name.get(parts[0]) if len(parts) == 1 else None
+                    if local is not None and id(local) not in seen:
+                        result = derives(local, seen | {key})
+                    else:
+                        qualname = self._aliases.resolve(parts)
+                        result = qualname is not None and is_base(qualname)
+                    if result:
+                        break
+                decided[key] = result
+                return result
+
+            return lambda cls: derives(cls, frozenset())
+
+        is_nn_module = subclass_test(_is_torch_module_base)
+        is_keras_layer = subclass_test(_is_keras_layer_base)
         for cls in self._classes:
-            cls.is_nn_module = is_module(cls, frozenset())
+            cls.is_nn_module = is_nn_module(cls)
+            cls.is_keras_layer = is_keras_layer(cls)
 
 
 # Names of flags that are true exactly in training / exactly in evaluation.

@@ -13,6 +13,7 @@ from nnlint.rules._dropout import DROPOUT_TRIGGERS
 from nnlint.rules.base import Fix, Invalid, Rule, Violation
 
 _FIX_TITLE = "Pass `training=self.training`"
+_TF_NN_DROPOUT = frozenset({"tensorflow.nn.dropout", "tensorflow.compat.v1.nn.dropout"})
 
 
 class FunctionalDropoutIgnoresTraining(Rule):
@@ -21,7 +22,9 @@ class FunctionalDropoutIgnoresTraining(Rule):
     Flags `torch.nn.functional.dropout` (and `dropout1d/2d/3d`, `alpha_dropout`,
     `feature_alpha_dropout`) called in `forward` of an `nn.Module` subclass without a
     `training` argument (keyword or third positional), and TensorFlow 1's
-    `tf.layers.dropout` (`tf.compat.v1.layers.dropout`) called anywhere without `training`.
+    `tf.layers.dropout` (`tf.compat.v1.layers.dropout`) called anywhere without `training`, and
+    `tf.nn.dropout` in `call` of a Keras `Layer`/`Model` subclass outside an `if training:`
+    branch.
 
     ## Why is this bad?
     Functional dropout does not know whether the module is in train or eval mode: it follows
@@ -29,8 +32,9 @@ class FunctionalDropoutIgnoresTraining(Rule):
     without the argument dropout stays on after `model.eval()`: evaluation and inference are
     noisy and wrong. `F.alpha_dropout` and `F.feature_alpha_dropout` default to
     `training=False`, so without it they never drop anything, not even in training. So does
-    TF1's `tf.layers.dropout`. `nn.Dropout` modules follow `model.train()`/`model.eval()` by
-    themselves and are not affected.
+    TF1's `tf.layers.dropout`. `tf.nn.dropout` has no training switch at all, so in a Keras
+    layer's `call` it drops units in `model.predict()` too. `nn.Dropout` modules and Keras
+    `Dropout` layers follow the mode by themselves and are not affected.
 
     An explicit `training=True` (Monte-Carlo dropout) or `training=False` is a deliberate choice
     and is not flagged, and neither is `F.dropout` reached only in training mode (under
@@ -120,6 +124,14 @@ class FunctionalDropoutIgnoresTraining(Rule):
         "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
         "    def forward(self, x):\n        if self.training == True:\n"
         "            x = F.dropout(x, 0.1)\n        return x\n",
+        # Keras layers that switch tf.nn.dropout on `training` themselves, and plain functions.
+        "import tensorflow as tf\n\nclass Head(tf.keras.layers.Layer):\n"
+        "    def call(self, x, training=None):\n        if training:\n"
+        "            x = tf.nn.dropout(x, rate=0.5)\n        return x\n",
+        "import keras\nimport tensorflow as tf\n\nclass Block(keras.Model):\n"
+        "    def call(self, x, training=False):\n"
+        "        return tf.nn.dropout(x, 0.5) if training else x\n",
+        "import tensorflow as tf\n\ndef mc_dropout_predict(x):\n    return tf.nn.dropout(x, 0.5)\n",
         # A user's own ``dropout`` function.
         "import torch.nn as nn\nfrom .ops import dropout\n\nclass M(nn.Module):\n"
         "    def forward(self, x):\n        return dropout(x, 0.1)\n",
@@ -184,6 +196,12 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "    def forward(self, x):\n        return F.dropout(x, p=0.5, traning=self.traning)\n",
             line=6,
         ),
+        # Keras layer: tf.nn.dropout does not know about `training`.
+        Invalid(
+            "import tensorflow as tf\n\nclass Head(tf.keras.layers.Layer):\n"
+            "    def call(self, x, training=None):\n        return tf.nn.dropout(x, rate=0.5)\n",
+            line=5,
+        ),
         # No ``self``: flagged, but no fix is offered.
         Invalid(
             "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
@@ -195,6 +213,17 @@ class FunctionalDropoutIgnoresTraining(Rule):
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         for site in facts.dropout_sites:
             spec = site.spec
+            if spec.qualname in _TF_NN_DROPOUT:
+                # No training switch at all: in a Keras layer's `call` it also runs at predict
+                # time, unless the code branches on `training` itself.
+                if site.in_keras_call and not site.call.training_only:
+                    yield Violation(
+                        site.node,
+                        f"`{site.callee_text}` in a Keras layer's `call` has no training switch, "
+                        "so it drops units at inference too; use `keras.layers.Dropout` (it "
+                        "follows `training`) or run it only under `if training:`",
+                    )
+                continue
             if spec.training_default is None or site.has_training_arg:
                 continue
             if spec.framework == "tensorflow":
