@@ -72,6 +72,9 @@ class CallSite:
     training_only: bool = False
     # Only reached in evaluation mode (`if not self.training: ...`, `else` of `if is_training`).
     eval_only: bool = False
+    # Assigned over an attribute of another object (`model.blocks[0].drop = nn.Dropout(0.0)`):
+    # replacing a library model's layer, typically to switch its dropout off on purpose.
+    replaces_attribute: bool = False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -163,6 +163,8 @@ class FactCollector:
         # Depths of enclosing branches that run only in training / only in evaluation.
         self._training_only = 0
         self._eval_only = 0
+        # Calls assigned over an attribute of another object (`model.head.drop = nn.Dropout(0)`).
+        self._replacing: set[int] = set()
         self._handlers: dict[type, Callable[[Any], None]] = {
             cst.Call: self._visit_call,
             cst.Arg: self._visit_arg,
@@ -276,11 +278,53 @@ class FactCollector:
                         expects_error=self._expecting_error > 0,
                         training_only=self._training_only > 0,
                         eval_only=self._eval_only > 0,
+                        replaces_attribute=id(node) in self._replacing,
                     )
                 )
         self._walk(func)
+        if last in _MODE_BRANCH_CALLS and self._walk_mode_branches(node, last):
+            return
         for arg in node.args:
             self._walk(arg.value)
+
+    def _walk_mode_branches(self, node: cst.Call, last: str) -> bool:
+        """``tf.cond(is_training, train_fn, eval_fn)``, ``smart_cond(...)`` and Keras
+        ``in_train_phase(x, alt)``: walk each branch in the mode it runs in. False when the
+        callee is not one of them (the caller walks the arguments then)."""
+        parts = dotted_parts(node.func)
+        qualname = self._aliases.resolve(parts) if parts else None
+        if qualname is None or not qualname.startswith(("tensorflow.", "keras.")):
+            return False
+        positional = [arg.value for arg in node.args if arg.keyword is None and not arg.star]
+        keywords = {arg.keyword.value: arg.value for arg in node.args if arg.keyword is not None}
+        if any(arg.star for arg in node.args):
+            return False
+        if last == "in_train_phase":
+            slots = ("x", "alt", "training")
+            named = {
+                s: keywords.get(s, positional[i] if i < len(positional) else None)
+                for i, s in enumerate(slots)
+            }
+            self._walk_in_mode(named["x"], True, False)
+            self._walk_in_mode(named["alt"], False, True)
+            if named["training"] is not None:
+                self._walk(named["training"])
+            return True
+        slots = ("pred", "true_fn", "false_fn")
+        named = {
+            s: keywords.get(s, positional[i] if i < len(positional) else None)
+            for i, s in enumerate(slots)
+        }
+        pred = named["pred"]
+        if pred is None:
+            return False
+        self._walk(pred)
+        self._walk_guarded(named["true_fn"], pred, True)
+        self._walk_guarded(named["false_fn"], pred, False)
+        for arg in node.args:  # `name=`, `strict=` and the like
+            if arg.keyword is not None and arg.keyword.value not in slots:
+                self._walk(arg.value)
+        return True
 
     def _visit_arg(self, node: cst.Arg) -> None:
         self._walk(node.value)
@@ -359,6 +403,10 @@ class FactCollector:
         for target in node.targets:
             self._bind_target(target.target)
             self._walk(target.target)
+        if isinstance(node.value, cst.Call) and any(
+            _replaces_inner_attribute(t.target) for t in node.targets
+        ):
+            self._replacing.add(id(node.value))
         if self._scope.kind == "module" and len(node.targets) == 1:
             target = node.targets[0].target
             value = number_literal(node.value)
@@ -395,10 +443,14 @@ class FactCollector:
 
     def _walk_guarded(self, node: cst.CSTNode | None, test: cst.BaseExpression, when: bool) -> None:
         """Walk a branch that runs when ``test`` is truthy (``when``) or falsy."""
-        if node is None:
-            return
         training = _proves_mode(test, when, training=True)
         evaluating = _proves_mode(test, when, training=False)
+        self._walk_in_mode(node, training, evaluating)
+
+    def _walk_in_mode(self, node: cst.CSTNode | None, training: bool, evaluating: bool) -> None:
+        """Walk code known to run only in training and/or only in evaluation mode."""
+        if node is None:
+            return
         self._training_only += training
         self._eval_only += evaluating
         try:
@@ -516,6 +568,9 @@ class FactCollector:
             cls.is_keras_layer = is_keras_layer(cls)
 
 
+# Calls that take a training branch and an evaluation branch (TF/Keras graph-mode idioms).
+_MODE_BRANCH_CALLS = frozenset({"cond", "smart_cond", "in_train_phase"})
+
 # Names of flags that are true exactly in training / exactly in evaluation.
 _TRAINING_FLAGS = frozenset({"training", "is_training", "train_mode", "is_train", "train"})
 _EVAL_FLAGS = frozenset({"evaluating", "is_eval", "eval_mode", "inference", "is_inference"})
@@ -584,6 +639,20 @@ def _proves_mode(test: cst.BaseExpression, when: bool, training: bool) -> bool:
         both_needed = isinstance(test.operator, cst.And) != when
         return (left and right) if both_needed else (left or right)
     return False
+
+
+def _replaces_inner_attribute(target: cst.BaseExpression) -> bool:
+    """An assignment target inside another object: ``model.blocks[0].drop``, ``self.bert.drop``
+    (not ``self.drop`` or a plain name, which build the code's own layer)."""
+    if not isinstance(target, (cst.Attribute, cst.Subscript)):
+        return False
+    depth = 0
+    node: cst.BaseExpression = target
+    while isinstance(node, (cst.Attribute, cst.Subscript)):
+        depth += 1
+        node = node.value
+    own = isinstance(node, cst.Name) and node.value in ("self", "cls")
+    return not (own and depth == 1 and isinstance(target, cst.Attribute))
 
 
 def _always_exits(body: cst.BaseSuite) -> bool:

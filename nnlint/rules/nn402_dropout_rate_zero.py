@@ -24,7 +24,9 @@ class DropoutRateZero(Rule):
     `keep_prob=1.0`. Same APIs as NN401.
 
     Not flagged, because the boundary rate is deliberate or harmless there: a branch that runs
-    only in evaluation mode (`else:` of `if is_training:`), calls with a literal
+    only in evaluation mode (`else:` of `if is_training:`, the false branch of
+    `tf.cond(is_training, ...)`), a dropout assigned over a layer of another model
+    (`model.blocks[0].drop = nn.Dropout(0.0)` switches it off on purpose), calls with a literal
     `training=False` (they never drop), `test*` functions (tests pin what rate 0 or 1 does), and
     code under `with pytest.raises(...)` / `self.assertRaises...(...)`. `tf.nn.dropout`'s
     positional argument is read as TF1's `keep_prob` in files that use TF1-only APIs
@@ -86,6 +88,19 @@ class DropoutRateZero(Rule):
         "import tensorflow as tf\n\ndef model_fn(h, mode):\n"
         "    if mode != tf.estimator.ModeKeys.TRAIN:\n        return tf.nn.dropout(h, rate=0.0)\n"
         "    return tf.nn.dropout(h, rate=0.3)\n",
+        # tf.cond's false branch is the evaluation path.
+        "import tensorflow as tf\nsess = tf.Session()\n\ndef drop(x, keep_prob, is_train):\n"
+        "    return tf.cond(\n        is_train,\n        lambda: tf.nn.dropout(x, keep_prob),\n"
+        "        lambda: tf.nn.dropout(x, 1.0),\n    )\n",
+        "from keras import backend as K\nfrom keras import layers\n\n"
+        "def head(x, rate):\n"
+        "    return K.in_train_phase(layers.Dropout(rate)(x), layers.Dropout(0.0)(x))\n",
+        # Replacing a layer inside another model switches its dropout off on purpose.
+        "import timm\nimport torch.nn as nn\n\nmodel = timm.create_model('vit_small_patch16_224')\n"
+        "for block in model.blocks:\n    block.attn.proj_drop = nn.Dropout(p=0.0)\n",
+        "import torch.nn as nn\n\nclass Tuned(nn.Module):\n    def __init__(self, backbone):\n"
+        "        super().__init__()\n        self.backbone = backbone\n"
+        "        self.backbone.dropout = nn.Dropout(0.0)\n",
     ]
     INVALID = [
         Invalid("import torch.nn as nn\nlayer = nn.Dropout(0.0)\n", line=2),
@@ -113,6 +128,18 @@ class DropoutRateZero(Rule):
         Invalid("import tensorflow as tf\ny = tf.nn.dropout(h, 1.0)\n", line=2),
         # TF2 positional rate 0.
         Invalid("import tensorflow as tf\ny = tf.nn.dropout(h, 0.0)\n", line=2),
+        # The code's own layer (`self.drop`) is still reported.
+        Invalid(
+            "import torch.nn as nn\n\nclass Head(nn.Module):\n    def __init__(self):\n"
+            "        super().__init__()\n        self.drop = nn.Dropout(0.0)\n",
+            line=6,
+        ),
+        # tf.cond's true branch is the training path: rate 0 there is a real no-op.
+        Invalid(
+            "import tensorflow as tf\n\ndef drop(x, is_train):\n"
+            "    return tf.cond(is_train, lambda: tf.nn.dropout(x, rate=0.0), lambda: x)\n",
+            line=4,
+        ),
         # `mode != "eval"` may be prediction: it proves nothing about the mode.
         Invalid(
             "import tensorflow as tf\n\ndef model_fn(h, mode):\n"
@@ -123,8 +150,9 @@ class DropoutRateZero(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         for site, rate in literal_rate_sites(facts):
-            if site.call.eval_only:
-                # `else: h = tf.nn.dropout(h, 1.0)` after a training branch: off on purpose.
+            if site.call.eval_only or site.call.replaces_attribute:
+                # `else: h = tf.nn.dropout(h, 1.0)` after a training branch, or
+                # `model.encoder.drop = nn.Dropout(0.0)`: dropout switched off on purpose.
                 continue
             if in_unit_interval(rate) and rate.drop_probability == 0:
                 what = "keeps every activation" if rate.param == "keep_prob" else "drops nothing"

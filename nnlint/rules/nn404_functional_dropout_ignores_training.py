@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import libcst as cst
@@ -13,6 +14,7 @@ from nnlint.rules._dropout import DROPOUT_TRIGGERS
 from nnlint.rules.base import Fix, Invalid, Rule, Violation
 
 _FIX_TITLE = "Pass `training=self.training`"
+_MONTE_CARLO = re.compile(r"MC|Mc(?=[A-Z_]|$)|MonteCarlo|Monte_Carlo|Bayes|Always")
 _TF_NN_DROPOUT = frozenset({"tensorflow.nn.dropout", "tensorflow.compat.v1.nn.dropout"})
 
 
@@ -24,7 +26,9 @@ class FunctionalDropoutIgnoresTraining(Rule):
     `training` argument (keyword or third positional), and TensorFlow 1's
     `tf.layers.dropout` (`tf.compat.v1.layers.dropout`) called anywhere without `training`, and
     `tf.nn.dropout` in `call` of a Keras `Layer`/`Model` subclass outside an `if training:`
-    branch.
+    branch (except in a layer whose class name says it is Monte-Carlo dropout, such as
+    `MCDropout`, `BayesianDropout` or `AlwaysDropout`: it keeps dropping at predict time on
+    purpose).
 
     ## Why is this bad?
     Functional dropout does not know whether the module is in train or eval mode: it follows
@@ -132,6 +136,12 @@ class FunctionalDropoutIgnoresTraining(Rule):
         "    def call(self, x, training=False):\n"
         "        return tf.nn.dropout(x, 0.5) if training else x\n",
         "import tensorflow as tf\n\ndef mc_dropout_predict(x):\n    return tf.nn.dropout(x, 0.5)\n",
+        # A layer that exists to drop units keeps dropping at predict time on purpose (MC dropout).
+        "import tensorflow as tf\n\nclass MCDropout(tf.keras.layers.Layer):\n"
+        "    def call(self, inputs, training=None):\n"
+        "        return tf.nn.dropout(inputs, rate=0.1)\n",
+        "import tensorflow as tf\n\nclass BayesianHead(tf.keras.Model):\n"
+        "    def call(self, x):\n        return tf.nn.dropout(x, rate=0.2)\n",
         # A user's own ``dropout`` function.
         "import torch.nn as nn\nfrom .ops import dropout\n\nclass M(nn.Module):\n"
         "    def forward(self, x):\n        return dropout(x, 0.1)\n",
@@ -202,6 +212,13 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "    def call(self, x, training=None):\n        return tf.nn.dropout(x, rate=0.5)\n",
             line=5,
         ),
+        # A Dropout subclass whose `call` lost `training` drops at predict time too.
+        Invalid(
+            "import tensorflow as tf\nfrom tensorflow.keras.layers import Dropout\n\n"
+            "class FixedDropout(Dropout):\n    def call(self, inputs):\n"
+            "        return tf.nn.dropout(inputs, rate=self.rate)\n",
+            line=6,
+        ),
         # No ``self``: flagged, but no fix is offered.
         Invalid(
             "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
@@ -216,7 +233,11 @@ class FunctionalDropoutIgnoresTraining(Rule):
             if spec.qualname in _TF_NN_DROPOUT:
                 # No training switch at all: in a Keras layer's `call` it also runs at predict
                 # time, unless the code branches on `training` itself.
-                if site.in_keras_call and not site.call.training_only:
+                cls = site.call.scope.enclosing_class
+                # A Monte-Carlo dropout layer (`MCDropout`, `BayesianDropout`) keeps dropping at
+                # predict time on purpose; a `FixedDropout(Dropout)` that lost `training` has not.
+                monte_carlo = cls is not None and _MONTE_CARLO.search(cls.name) is not None
+                if site.in_keras_call and not site.call.training_only and not monte_carlo:
                     yield Violation(
                         site.node,
                         f"`{site.callee_text}` in a Keras layer's `call` has no training switch, "
