@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -250,8 +250,3 @@ def _walk(top: str, exclude_for: ExcludeLookup) -> Iterator[str]:
                 yield full
         # Reverse so that popping visits sub-folders in sorted order (depth first).
         stack.extend(reversed(subdirs))
-
-
-def sorted_unique(paths: Iterable[str]) -> list[str]:
-    """Sorted, de-duplicated paths (used to keep output independent of argument order)."""
-    return sorted(set(paths))
