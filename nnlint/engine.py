@@ -1,18 +1,18 @@
-"""Lint one file: prefilter, decode, parse once, collect facts once, run rules, suppress, fix.
+"""Lint one file: prefilter, decode, let Python judge the syntax, parse once, collect facts once,
+run rules, suppress, fix.
 
-``lint_source`` never raises for bad input: undecodable or unparsable files give one NN001
-finding, and a rule that raises gives an NN002 finding while the other rules' findings are kept.
+``lint_source`` never raises for bad input: a file the running Python cannot compile gives one
+NN001 finding (and what parses around the error is still linted), code Python accepts but nnlint
+cannot read gives NN003, and a rule that raises gives an NN002 finding while the other rules'
+findings are kept.
 """
 
 from __future__ import annotations
 
-import ast
+import dataclasses
 import gc
 import hashlib
-import io
 import json
-import re
-import tokenize
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,12 +22,21 @@ import libcst as cst
 
 from nnlint import __version__
 from nnlint.findings import FileResult, Finding
-from nnlint.fixes import apply_fixes
+from nnlint.fixes import BOM, Edit, apply_edits, fix_edits
 from nnlint.positions import Span, node_spans
 from nnlint.prefilter import could_have_findings as _bytes_could_have_findings
-from nnlint.rules import INTERNAL_ERROR, SYNTAX_ERROR, all_rules
-from nnlint.rules.base import Fix, Rule, RuleMeta, Violation
+from nnlint.rules import INTERNAL_ERROR, NOT_LINTED, SYNTAX_ERROR, all_rules
+from nnlint.rules.base import Rule, RuleMeta, Violation
 from nnlint.suppression import noqa_map
+from nnlint.syntax import (
+    Decoded,
+    SyntaxProblem,
+    Undecodable,
+    blank_rejected,
+    check,
+    compile_problem,
+    decode,
+)
 from nnlint.walker import collect_facts
 
 
@@ -72,70 +81,19 @@ def could_have_findings(source: bytes, settings: LintSettings) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Decoding and parsing
+# Linting
 
 
-class _Unparsable(Exception):
-    def __init__(self, line: int, column: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.column = column
-        self.message = message
-
-
-def _line_col_of_offset(source: bytes, offset: int) -> tuple[int, int]:
-    """1-based line and (byte-based, for undecodable text) column of a byte offset."""
-    line_start = max(source.rfind(b"\n", 0, offset), source.rfind(b"\r", 0, offset)) + 1
-    line = source.count(b"\n", 0, offset) + 1
-    if b"\n" not in source[:offset]:
-        line = source.count(b"\r", 0, offset) + 1
-    return line, offset - line_start + 1
-
-
-def _decode(source: bytes) -> str:
-    """Decode like Python does (BOM, coding cookie, UTF-8 default), or raise ``_Unparsable``."""
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-    except SyntaxError as error:
-        line = getattr(error, "lineno", None) or 1
-        raise _Unparsable(line, 1, f"cannot decode the file: {error.msg}") from None
-    nul = source.find(b"\0")
-    if nul >= 0:
-        line, column = _line_col_of_offset(source, nul)
-        raise _Unparsable(line, column, "the file contains a NUL byte (is it a binary file?)")
-    try:
-        return source.decode(encoding)
-    except UnicodeDecodeError as error:
-        line, column = _line_col_of_offset(source, error.start)
-        raise _Unparsable(
-            line,
-            column,
-            f"cannot decode the file: byte 0x{source[error.start]:02x} is not valid {encoding} "
-            "(declare the encoding with a `# -*- coding: ... -*-` line, or re-save it as UTF-8)",
-        ) from None
-
-
-_PY2_HINT = re.compile(r"^\s*(print|exec)\s+[^\s(=]")
-
-
-def _syntax_error(text: str, error: cst.ParserSyntaxError) -> _Unparsable:
-    """Describe a parse failure the way Python does (its messages and positions are the ones
-    users know); fall back to libcst's own when Python accepts the file."""
-    try:
-        ast.parse(text)
-    except SyntaxError as py_error:
-        line = py_error.lineno or 1
-        column = py_error.offset or 1
-        message = f"SyntaxError: {py_error.msg}"
-    except (ValueError, RecursionError, MemoryError):
-        line, column, message = 1, 1, f"syntax error: {error.message}"
-    else:
-        line, column = error.raw_line, error.raw_column + 1
-        message = f"syntax error (libcst cannot parse this syntax): {error.message}"
-    lines = text.splitlines()
-    if 0 < line <= len(lines) and _PY2_HINT.match(lines[line - 1]):
-        message += " (Python 2 code? nnlint, like Python 3, cannot parse it)"
-    return _Unparsable(line, column, message)
+def _meta_finding(path: str, code: str, line: int, column: int, message: str) -> Finding:
+    return Finding(
+        path=path,
+        line=line,
+        column=column,
+        code=code,
+        message=message,
+        end_line=line,
+        end_column=column,
+    )
 
 
 @contextmanager
@@ -150,52 +108,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _parse(source: bytes) -> tuple[cst.Module, str]:
-    text = _decode(source)
-    try:
-        with _gc_paused():
-            module = cst.parse_module(source)
-    except cst.ParserSyntaxError as error:
-        raise _syntax_error(text, error) from None
-    except RecursionError:
-        raise _Unparsable(1, 1, "the file is nested too deeply to parse") from None
-    return module, text
-
-
-def _cheap_syntax_check(source: bytes, path: str) -> list[Finding]:
-    """NN001 for a file the prefilter skipped: no rule can fire on it, but a file Python cannot
-    parse must still be reported (as ruff does). Python's own parser costs about a tenth of
-    libcst's; libcst gets the last word only when Python refuses the file, so syntax newer than
-    the running Python is not called an error."""
-    try:
-        text = _decode(source)
-        try:
-            with _gc_paused():
-                compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-            return []
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            _parse(source)
-            return []
-    except _Unparsable as error:
-        return [_meta_finding(path, SYNTAX_ERROR, error.line, error.column, error.message)]
-
-
-# ---------------------------------------------------------------------------------------------
-# Linting
-
-
-def _meta_finding(path: str, code: str, line: int, column: int, message: str) -> Finding:
-    return Finding(
-        path=path,
-        line=line,
-        column=column,
-        code=code,
-        message=message,
-        end_line=line,
-        end_column=column,
-    )
 
 
 @dataclass
@@ -230,52 +142,91 @@ def _run_rules(
     return reported, errors
 
 
-def lint_source(
-    source: bytes, path: str, settings: LintSettings, *, fix: bool = False
-) -> FileResult:
-    """Lint one file's bytes. Never raises for bad input (see the module docstring).
+class _NotLinted(Exception):
+    """libcst or nnlint's own traversal cannot take this code (a Python-valid file)."""
 
-    With ``fix=True``, the safe fixes of enabled fixable rules are applied: ``fixed_source`` is
-    the whole new file (proved to parse) and ``findings`` are those that remain.
-    """
-    result = FileResult(path=path)
-    if not could_have_findings(source, settings):
-        if SYNTAX_ERROR in settings.enabled:
-            result.findings.extend(_cheap_syntax_check(source, path))
-        return result
-    try:
-        module, text = _parse(source)
-    except _Unparsable as error:
-        if SYNTAX_ERROR in settings.enabled:
-            result.findings.append(
-                _meta_finding(path, SYNTAX_ERROR, error.line, error.column, error.message)
+
+# libcst's parse rejects a few things Python accepts (3,001 implicitly concatenated strings, a
+# form feed in indentation); that many statements are blanked out before the file is given up.
+MAX_LIBCST_REPAIRS = 8
+
+
+@dataclass
+class _Pass:
+    """One lint of a text: findings (sorted), and with ``want_edits`` the fixes' byte edits."""
+
+    findings: list[Finding]
+    edits: list[Edit] = field(default_factory=list)
+    # Lines blanked because libcst could not read them although Python can.
+    skipped: list[int] = field(default_factory=list)
+
+
+def _parse(text: str) -> cst.Module:
+    with _gc_paused():
+        return cst.parse_module(text)
+
+
+def _lint_text(
+    source: bytes,
+    decoded: Decoded,
+    path: str,
+    settings: LintSettings,
+    *,
+    want_edits: bool,
+) -> _Pass:
+    """Lint code Python accepts and libcst may parse; raise ``_NotLinted`` if it cannot be."""
+    text = decoded.text
+    skipped: list[int] = []
+    for _ in range(MAX_LIBCST_REPAIRS):
+        try:
+            module = _parse(text)
+            break
+        except cst.ParserSyntaxError as error:
+            # libcst is stricter than Python here: blank the statement it stops at and go on.
+            blanked = blank_rejected(
+                source, decoded, path, SyntaxProblem(error.raw_line, error.raw_column + 1, "")
             )
-        return result
+            if blanked is None or blanked.source == source:
+                raise _NotLinted(f"libcst cannot parse it: {error.message}") from None
+            skipped.append(error.raw_line)
+            source, decoded = blanked.source, decode(blanked.source)
+            text = decoded.text
+            want_edits = False  # never fix a file whose text had to be altered
+        except (RecursionError, MemoryError) as error:
+            raise _NotLinted(
+                f"libcst ran out of stack or memory ({type(error).__name__})"
+            ) from None
+    else:
+        raise _NotLinted("libcst cannot parse it")
 
     try:
         facts = collect_facts(module)
+    except RecursionError:
+        raise _NotLinted(
+            "it is nested too deeply for nnlint's fact walk (RecursionError)"
+        ) from None
     except Exception as error:  # noqa: BLE001 - a collector bug must be reported, not raised
-        if INTERNAL_ERROR in settings.enabled:
-            result.findings.append(
-                _meta_finding(
-                    path,
-                    INTERNAL_ERROR,
-                    1,
-                    1,
-                    f"internal error while collecting facts: {type(error).__name__}: {error}; "
-                    "please report this bug",
-                )
-            )
-        return result
+        finding = _meta_finding(
+            path,
+            INTERNAL_ERROR,
+            1,
+            1,
+            f"internal error while collecting facts: {type(error).__name__}: {error}; "
+            "please report this bug",
+        )
+        return _Pass([finding] if INTERNAL_ERROR in settings.enabled else [])
 
     reported, errors = _run_rules(facts, settings, path)
-    if INTERNAL_ERROR in settings.enabled:
-        result.findings.extend(errors)
-    if not reported and not result.findings:
-        return result
+    findings: list[Finding] = errors if INTERNAL_ERROR in settings.enabled else []
+    outcome = _Pass(findings, skipped=skipped)
+    if not reported and not findings:
+        return outcome
 
     noqa = noqa_map(text)
-    spans = node_spans(module, (r.violation.node for r in reported))
+    try:
+        spans = node_spans(module, (r.violation.node for r in reported))
+    except RecursionError:
+        raise _NotLinted("it is nested too deeply to locate findings (RecursionError)") from None
     kept: list[tuple[_Reported, Span]] = []
     for item in reported:
         span = spans.get(id(item.violation.node))
@@ -283,25 +234,29 @@ def lint_source(
             span = Span(1, 1, 1, 1)
         if not noqa.suppresses(span.line, item.meta.code):
             kept.append((item, span))
-    result.findings = [f for f in result.findings if not noqa.suppresses(f.line, f.code)]
+    outcome.findings = [f for f in findings if not noqa.suppresses(f.line, f.code)]
 
-    if fix:
-        fixes: list[Fix] = [
+    placed: dict[int, Edit] = {}
+    if want_edits:
+        fixes = [
             item.violation.fix
             for item, _ in kept
             if item.meta.fixable and item.violation.fix is not None
         ]
-        applied = apply_fixes(module, fixes) if fixes else None
-        if applied is not None:
-            new_source, count = applied
-            refreshed = lint_source(new_source, path, settings, fix=False)
-            refreshed.fixed_source = new_source
-            refreshed.fixed_count = count
-            return refreshed
+        try:
+            has_bom = source.startswith(BOM)
+            for fix_, edit in fix_edits(module, text, decoded.encoding, has_bom, fixes):
+                placed[id(fix_)] = edit
+        except RecursionError:
+            placed = {}
+        outcome.edits = list(placed.values())
 
     for item, span in kept:
-        fixable = item.meta.fixable and item.violation.fix is not None
-        result.findings.append(
+        fix_ = item.violation.fix
+        fixable = item.meta.fixable and fix_ is not None
+        if want_edits:
+            fixable = fixable and id(fix_) in placed
+        outcome.findings.append(
             Finding(
                 path=path,
                 line=span.line,
@@ -310,12 +265,147 @@ def lint_source(
                 message=item.violation.message,
                 end_line=span.end_line,
                 end_column=span.end_column,
-                fixable=fixable,
-                fix_title=item.violation.fix.title if fixable and item.violation.fix else None,
+                fixable=fixable and not skipped,
+                fix_title=fix_.title if fixable and fix_ is not None and not skipped else None,
             )
         )
-    result.findings.sort(key=Finding.sort_key)
-    return result
+    outcome.findings.sort(key=Finding.sort_key)
+    return outcome
+
+
+def _not_linted(path: str, line: int, reason: str) -> Finding:
+    return _meta_finding(path, NOT_LINTED, line, 1, f"not linted: {reason}")
+
+
+def _lint_around(
+    source: bytes,
+    decoded: Decoded,
+    path: str,
+    settings: LintSettings,
+    problem: SyntaxProblem,
+) -> tuple[list[Finding], tuple[int, ...]]:
+    """Lint what is left of a file once the statements Python (or libcst) rejects are blanked
+    out; its findings keep their positions and are not fixable (a broken file is never fixed).
+    Also returns the first line of each blanked statement."""
+    blanked = blank_rejected(source, decoded, path, problem)
+    if blanked is None:
+        return [], ()
+    try:
+        outcome = _lint_text(
+            blanked.source, decode(blanked.source), path, settings, want_edits=False
+        )
+    except (_NotLinted, Undecodable):
+        return [], blanked.lines
+    findings = [
+        dataclasses.replace(f, fixable=False, fix_title=None) if f.fixable else f
+        for f in outcome.findings
+    ]
+    return findings, blanked.lines
+
+
+def _lint_once(
+    source: bytes, path: str, settings: LintSettings, *, want_edits: bool
+) -> tuple[_Pass, bool]:
+    """Lint ``source``; the flag says whether its syntax is clean (only then can it be fixed)."""
+    findings: list[Finding] = []
+    try:
+        decoded = decode(source)
+    except Undecodable as error:
+        if SYNTAX_ERROR in settings.enabled:
+            p = error.problem
+            findings.append(_meta_finding(path, SYNTAX_ERROR, p.line, p.column, p.message))
+        return _Pass(findings), False
+    if not could_have_findings(source, settings):
+        # No rule can fire, so the file is not parsed; but a file Python cannot compile is
+        # still reported, as ruff does.
+        if SYNTAX_ERROR in settings.enabled:
+            problem = compile_problem(decoded.text, path)
+            if problem is not None:
+                findings.append(
+                    _meta_finding(path, SYNTAX_ERROR, problem.line, problem.column, problem.message)
+                )
+        return _Pass(findings), True
+
+    python_problem, too_deep = check(decoded.text, path)
+    if python_problem is not None or too_deep is not None:
+        if python_problem is not None and SYNTAX_ERROR in settings.enabled:
+            p = python_problem
+            findings.append(_meta_finding(path, SYNTAX_ERROR, p.line, p.column, p.message))
+        problem = python_problem or too_deep
+        assert problem is not None
+        around, blanked_lines = _lint_around(source, decoded, path, settings, problem)
+        findings.extend(around)
+        if too_deep is not None and NOT_LINTED in settings.enabled:
+            line = blanked_lines[0] if blanked_lines else 1
+            where = ", ".join(map(str, blanked_lines)) or "?"
+            findings.append(
+                _not_linted(
+                    path,
+                    line,
+                    f"the statement(s) at line(s) {where} are {too_deep.message}; "
+                    "the rest of the file was linted"
+                    if blanked_lines
+                    else f"the file is {too_deep.message}",
+                )
+            )
+        findings.sort(key=Finding.sort_key)
+        return _Pass(findings), False
+    try:
+        outcome = _lint_text(source, decoded, path, settings, want_edits=want_edits)
+    except _NotLinted as reason:
+        if NOT_LINTED in settings.enabled:
+            findings.append(_not_linted(path, 1, str(reason)))
+        return _Pass(findings), False
+    if outcome.skipped and NOT_LINTED in settings.enabled:
+        lines = ", ".join(str(line) for line in outcome.skipped)
+        outcome.findings.append(
+            _not_linted(
+                path,
+                outcome.skipped[0],
+                f"libcst (nnlint's parser) cannot read the statement at line(s) {lines}, "
+                "which Python accepts; the rest of the file was linted",
+            )
+        )
+        outcome.findings.sort(key=Finding.sort_key)
+    return outcome, not outcome.skipped
+
+
+# A fix can uncover another (a fixed call inside a fixed call); as ruff, fixing repeats until
+# nothing changes, at most this many times.
+MAX_FIX_PASSES = 16
+
+
+def lint_source(
+    source: bytes, path: str, settings: LintSettings, *, fix: bool = False
+) -> FileResult:
+    """Lint one file's bytes. Never raises for bad input (see the module docstring).
+
+    With ``fix=True``, the fixes of enabled fixable rules are applied as byte edits, repeatedly
+    until none is left: ``fixed_source`` is the whole new file (Python compiles it) and
+    ``findings`` are those that remain.
+    """
+    outcome, clean = _lint_once(source, path, settings, want_edits=fix)
+    result = FileResult(path=path, findings=outcome.findings)
+    if not fix or not clean or not outcome.edits:
+        return result
+    current = source
+    fixed_count = 0
+    for _ in range(MAX_FIX_PASSES):
+        if not outcome.edits:
+            break
+        candidate, applied = apply_edits(current, outcome.edits)
+        next_outcome, next_clean = _lint_once(candidate, path, settings, want_edits=True)
+        if not next_clean or any(f.code == SYNTAX_ERROR for f in next_outcome.findings):
+            break  # a fix that breaks the file is never written
+        current, fixed_count, outcome = candidate, fixed_count + applied, next_outcome
+    if not fixed_count:
+        return result
+    return FileResult(
+        path=path,
+        findings=outcome.findings,
+        fixed_source=current,
+        fixed_count=fixed_count,
+    )
 
 
 __all__ = [

@@ -13,6 +13,7 @@ from nnlint.rules.base import Rule, RuleMeta
 RULE_MODULES: tuple[str, ...] = (
     "nn001_syntax_error",
     "nn002_internal_error",
+    "nn003_file_not_linted",
     "nn401_dropout_rate_one",
     "nn402_dropout_rate_zero",
     "nn403_dropout_rate_out_of_range",
@@ -20,9 +21,10 @@ RULE_MODULES: tuple[str, ...] = (
 )
 
 # Emitted by the engine itself, never by a rule's ``check``.
-META_CODES: frozenset[str] = frozenset({"NN001", "NN002"})
+META_CODES: frozenset[str] = frozenset({"NN001", "NN002", "NN003"})
 SYNTAX_ERROR = "NN001"
 INTERNAL_ERROR = "NN002"
+NOT_LINTED = "NN003"
 
 
 def _rule_classes_in(module_name: str) -> list[type[Rule]]:
@@ -57,7 +59,7 @@ def _registry() -> tuple[RuleMeta, ...]:
 
 
 def all_rules() -> list[RuleMeta]:
-    """Every rule, sorted by code (NN001/NN002 meta-diagnostics included)."""
+    """Every rule, sorted by code (NN001-NN003 meta-diagnostics included)."""
     return list(_registry())
 
 
@@ -82,6 +84,7 @@ def get_rule(code_or_name: str) -> RuleMeta:
 __all__ = [
     "INTERNAL_ERROR",
     "META_CODES",
+    "NOT_LINTED",
     "SYNTAX_ERROR",
     "Rule",
     "RuleMeta",

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import libcst as cst
-
 from nnlint.engine import LintSettings, lint_source
-from nnlint.fixes import apply_fixes
-from nnlint.rules.base import Fix
+from nnlint.fixes import Edit
 
 DEFAULT = LintSettings.default()
 
@@ -109,21 +106,28 @@ def test_no_fix_without_self_parameter() -> None:
     assert [(f.code, f.fixable) for f in result.findings] == [("NN404", False), ("NN404", False)]
 
 
-def test_fix_that_would_not_parse_is_refused() -> None:
-    module = cst.parse_module(b"import torch\nx = f(1)\n")
-    call = module.body[1].body[0].value
-    # ``lambda(1)``: every node is valid on its own, the generated code is not Python.
-    broken = call.with_changes(func=cst.Name("lambda"))
-    assert apply_fixes(module, [Fix("break it", call, broken)]) is None
-
-
-def test_refused_fix_keeps_the_finding(monkeypatch) -> None:
+def test_fix_that_would_not_parse_is_refused(monkeypatch) -> None:
     import nnlint.engine
 
-    monkeypatch.setattr(nnlint.engine, "apply_fixes", lambda module, fixes: None)
+    def breaking_edits(module, text, encoding, has_bom, fixes):
+        # ``lambda(`` in place of the first call: the file no longer compiles.
+        for fix_ in fixes[:1]:
+            start = text.index("F.dropout(")
+            yield fix_, Edit(start, start + len("F.dropout"), b"lambda")
+
+    monkeypatch.setattr(nnlint.engine, "fix_edits", breaking_edits)
     result = fix(MODULE.encode())
     assert result.fixed_source is None and result.fixed_count == 0
     assert [f.code for f in result.findings] == ["NN404", "NN404"]
+
+
+def test_refused_fix_keeps_the_finding_and_it_is_not_marked_fixable(monkeypatch) -> None:
+    import nnlint.engine
+
+    monkeypatch.setattr(nnlint.engine, "fix_edits", lambda *args: iter(()))
+    result = fix(MODULE.encode())
+    assert result.fixed_source is None and result.fixed_count == 0
+    assert [(f.code, f.fixable) for f in result.findings] == [("NN404", False), ("NN404", False)]
 
 
 def test_misspelt_training_keyword_is_reported_but_not_fixed() -> None:

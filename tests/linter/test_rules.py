@@ -32,8 +32,9 @@ def _wrap(kind: str, code: str) -> Valid | Invalid:
 def _meta_class(code: str) -> type:
     from nnlint.rules.nn001_syntax_error import SyntaxErrorRule
     from nnlint.rules.nn002_internal_error import InternalErrorRule
+    from nnlint.rules.nn003_file_not_linted import FileNotLintedRule
 
-    return {"NN001": SyntaxErrorRule, "NN002": InternalErrorRule}[code]
+    return {"NN001": SyntaxErrorRule, "NN002": InternalErrorRule, "NN003": FileNotLintedRule}[code]
 
 
 def _settings(code: str, options: dict) -> LintSettings:
