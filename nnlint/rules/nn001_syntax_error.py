@@ -12,19 +12,24 @@ from nnlint.rules.base import Invalid, Rule, Violation
 class SyntaxErrorRule(Rule):
     """
     ## What it does
-    Reports a file that nnlint cannot decode or parse: a syntax error, Python 2 code
-    (`print "x"`), NUL bytes, bytes that are not valid in the file's encoding, or an unknown
-    encoding in a `# -*- coding: ... -*-` cookie.
+    Reports a file that the running Python refuses to compile, with Python's own message and
+    position: a syntax error, Python 2 code (`print "x"`, `except E, e:`, backticks; the
+    message then says so), NUL bytes, bytes that are not valid in the file's encoding, an
+    unknown or non-text encoding in a `# -*- coding: ... -*-` cookie, or code nested too deeply
+    for Python to compile.
 
     ## Why is this bad?
-    nnlint cannot check a file it cannot parse, so training bugs in it go unnoticed. Python
-    itself would refuse to import the file.
+    Python itself would refuse to import the file, and training bugs in it go unnoticed.
+
+    Python's compiler is the judge, so NN001 appears exactly when `python file.py` would fail
+    to compile it: syntax newer than the running Python (PEP 695 `type` statements on 3.11) is
+    reported, and what only libcst, nnlint's parser, cannot read is not (that is NN003). The
+    statements around the error are still linted: a Python 2 script with `print "x"` and
+    `Dropout(1.0)` gets both NN001 and NN401, at their lines; fixes are never applied to a file
+    with a syntax error.
 
     Files that no enabled rule can fire on (no deep-learning import, or none of the rules'
-    trigger words) are not parsed with libcst; they get a syntax check by Python's own parser,
-    about ten times cheaper, so a broken file is reported wherever it is. Syntax that the running
-    Python does not know yet but libcst does (PEP 695 `type` statements on Python 3.11) is not
-    reported.
+    trigger words) are never parsed by libcst; they get Python's syntax check alone.
 
     ## Example
     ```python
