@@ -36,6 +36,7 @@ from nnlint.syntax import (
     check,
     compile_problem,
     decode,
+    libcst_compatible,
 )
 from nnlint.walker import collect_facts
 
@@ -175,22 +176,31 @@ def _lint_text(
     want_edits: bool,
 ) -> _Pass:
     """Lint code Python accepts and libcst may parse; raise ``_NotLinted`` if it cannot be."""
-    text = decoded.text
+    text, shifted = libcst_compatible(decoded.text)
+    if shifted:
+        want_edits = False  # the text libcst reads is not the file's: never fix it
     skipped: list[int] = []
     for _ in range(MAX_LIBCST_REPAIRS):
         try:
             module = _parse(text)
             break
         except cst.ParserSyntaxError as error:
-            # libcst is stricter than Python here: blank the statement it stops at and go on.
-            blanked = blank_rejected(
-                source, decoded, path, SyntaxProblem(error.raw_line, error.raw_column + 1, "")
-            )
-            if blanked is None or blanked.source == source:
+            # libcst is stricter than Python here: blank the statement it stops at (or the one
+            # before, when it stops at the next token) and go on.
+            repaired = None
+            at = error.raw_line
+            for line in (at - 1, at) if error.raw_column == 0 else (at, at - 1):
+                if line < 1 or line in skipped:
+                    continue
+                blanked = blank_rejected(source, decoded, path, SyntaxProblem(line, 1, ""))
+                if blanked is not None and blanked.source != source:
+                    repaired = blanked.source
+                    skipped.append(line)
+                    break
+            if repaired is None:
                 raise _NotLinted(f"libcst cannot parse it: {error.message}") from None
-            skipped.append(error.raw_line)
-            source, decoded = blanked.source, decode(blanked.source)
-            text = decoded.text
+            source, decoded = repaired, decode(repaired)
+            text, shifted = libcst_compatible(decoded.text)
             want_edits = False  # never fix a file whose text had to be altered
         except (RecursionError, MemoryError) as error:
             raise _NotLinted(
@@ -232,6 +242,13 @@ def _lint_text(
         span = spans.get(id(item.violation.node))
         if span is None:  # pragma: no cover - every reported node is an expression of module
             span = Span(1, 1, 1, 1)
+        if shifted:
+            span = Span(
+                span.line,
+                span.column + shifted.get(span.line, 0),
+                span.end_line,
+                span.end_column + shifted.get(span.end_line, 0),
+            )
         if not noqa.suppresses(span.line, item.meta.code):
             kept.append((item, span))
     outcome.findings = [f for f in findings if not noqa.suppresses(f.line, f.code)]

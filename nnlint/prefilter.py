@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 # An import of a deep-learning framework: ``import torch``, ``import numpy, torch``,
 # ``from tensorflow.keras import layers``, ``import tf_keras``. Matched anywhere in the bytes;
-# a match inside a string only costs a parse.
+# a match inside a string only costs a parse. A lone \r ends a line too (old Mac files).
 FRAMEWORK_IMPORT = re.compile(
-    rb"^[ \t]*(?:import[ \t]+[^\n#;]*\b(?:torch|keras|tensorflow|tf_keras)\b"
+    rb"(?:^|(?<=\r))[ \t]*(?:import[ \t]+[^\n#;]*\b(?:torch|keras|tensorflow|tf_keras)\b"
     rb"|from[ \t]+(?:torch|keras|tensorflow|tf_keras)\b)",
     re.MULTILINE,
 )

@@ -9,8 +9,8 @@ against 9.5 s for ``libcst.parse_module``).
 
 from __future__ import annotations
 
+import bisect
 import codecs
-import io
 import re
 import sys
 import tokenize
@@ -59,8 +59,11 @@ class Undecodable(Exception):
 
 def decode(source: bytes) -> Decoded:
     """Decode like Python (BOM, coding cookie, UTF-8 default), or raise ``Undecodable``."""
+    # Lines as Python splits them: with BytesIO.readline a CR-only file would be one line, and
+    # its coding cookie would go unseen.
+    lines = (match.group() for match in _BYTES_LINE.finditer(source))
     try:
-        encoding, cookie_lines = tokenize.detect_encoding(io.BytesIO(source).readline)
+        encoding, cookie_lines = tokenize.detect_encoding(lambda: next(lines, b""))
     except SyntaxError as error:
         line = getattr(error, "lineno", None) or 1
         raise Undecodable(SyntaxProblem(line, 1, f"SyntaxError: {error.msg}")) from None
@@ -98,7 +101,7 @@ def decode(source: bytes) -> Decoded:
             SyntaxProblem(
                 line,
                 column,
-                f"cannot decode the file: byte 0x{body[error.start]:02x} is not valid {encoding} "
+                f"cannot decode the file: byte 0x{body[error.start]:02x} is not valid {codec} "
                 "(declare the encoding with a `# -*- coding: ... -*-` line, or re-save the file "
                 "as UTF-8)",
             )
@@ -323,6 +326,26 @@ def check(text: str, path: str) -> tuple[SyntaxProblem | None, SyntaxProblem | N
         return problem, None
     python = compile_problem(text, path)
     return python, (None if python is not None else _too_deep())
+
+
+# Python resets the indentation count at a form feed; libcst's tokenizer miscounts it.
+_FORM_FEED_INDENT = re.compile(r"(?:(?<=[\r\n])|\A)[ \t\x0c]*\x0c")
+
+
+def libcst_compatible(text: str) -> tuple[str, dict[int, int]]:
+    """``text`` without the form feeds (and what precedes them) in indentation, which Python
+    ignores and libcst refuses; with the number of characters removed from each changed line."""
+    if "\x0c" not in text:
+        return text, {}
+    removed: dict[int, int] = {}
+    line_starts = [m.start() for m in _TEXT_LINE.finditer(text)]
+
+    def drop(match: re.Match[str]) -> str:
+        line = bisect.bisect_right(line_starts, match.start())
+        removed[line] = match.end() - match.start()
+        return ""
+
+    return _FORM_FEED_INDENT.sub(drop, text), removed
 
 
 # ---------------------------------------------------------------------------------------------

@@ -308,6 +308,14 @@ def _fix(site: DropoutSite) -> Fix | None:
             if len(args) > 1 and isinstance(args[-2].comma, cst.Comma)
             else cst.Comma(whitespace_after=call.whitespace_before_args)
         )
+        layout = separator.whitespace_after
+        if isinstance(layout, cst.ParenthesizedWhitespace):
+            # The layout only: a comment after that comma stays where it is, once.
+            separator = separator.with_changes(
+                whitespace_after=layout.with_changes(
+                    first_line=cst.TrailingWhitespace(), empty_lines=()
+                )
+            )
         args[-1] = last.with_changes(comma=separator)
         args.append(training.with_changes(comma=last.comma))
     else:
