@@ -23,6 +23,7 @@ from nnlint.config import (
     PerFileIgnores,
     ResolvedSettings,
     RuleSelection,
+    check_cli_select,
     compile_per_file_ignores,
     config_identity,
     default_config,
@@ -267,6 +268,7 @@ def check(
         extend_select=_comma_list(extend_select),
         ignore=_comma_list(ignore),
     )
+    check_cli_select(cli_selection.select)
     project = _Project(config_path, cli_selection)
 
     if use_stdin:
@@ -301,7 +303,13 @@ def check(
         for discovered in iter_python_files(raw_paths, exclude_for, force_exclude=force_exclude):
             display = _display_path(discovered.path)
             config = project.config_for(discovered.path)
-            lint_jobs.append(LintJob(path=display, settings=project.settings_for(config, display)))
+            lint_jobs.append(
+                LintJob(
+                    path=display,
+                    settings=project.settings_for(config, display),
+                    max_bytes=config.max_file_size,
+                )
+            )
 
     result = run(
         lint_jobs,
@@ -310,6 +318,8 @@ def check(
         jobs=jobs if jobs is not None else (os.cpu_count() or 1),
     )
 
+    for note in result.notes:
+        click.echo(f"nnlint: warning: {note}", err=True)
     out = sys.stdout
     if diff:
         ctx.exit(_report_diff(result, quiet, exit_zero))
@@ -323,15 +333,7 @@ def check(
         sys.stdout.flush()
         out = sys.stderr
     elif fix:
-        from nnlint.runner import write_atomically
-
-        for fixed_file in result.fixed_files:
-            try:
-                write_atomically(fixed_file.path, fixed_file.fixed)
-            except OSError as exc:
-                raise UserError(
-                    f"cannot write fixes to {fixed_file.path}: {exc.strerror}"
-                ) from None
+        _write_fixes(result)
 
     # The concise format needs no rule metadata: a warm run then never imports the rules.
     needs_rules = output_format == "sarif" or (
@@ -366,6 +368,25 @@ def check(
         _print_summary(out, findings, result.fixed_count, fix)
     out.flush()
     ctx.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_OK)
+
+
+def _write_fixes(result: Any) -> None:
+    """Write each fixed file in place; a file that changed since it was read, or that is
+    read-only, is left alone with a warning, and its findings are reported unfixed."""
+    from nnlint.files import FileChanged, ReadOnlyFile, write_fix_in_place
+
+    for fixed_file in list(result.fixed_files):
+        try:
+            write_fix_in_place(fixed_file.path, fixed_file.original, fixed_file.fixed)
+            continue
+        except FileChanged:
+            reason = "it changed while nnlint was linting it; run nnlint again"
+        except ReadOnlyFile:
+            reason = "it is read-only"
+        except OSError as exc:
+            reason = f"cannot write it: {exc.strerror or exc}"
+        click.echo(f"nnlint: warning: fixes not written to {fixed_file.path}: {reason}", err=True)
+        result.keep_unfixed(fixed_file)
 
 
 def _fix_edits(lint_jobs: Sequence[Any], findings: Sequence[Finding], jobs: int | None) -> Any:
@@ -406,19 +427,38 @@ def _print_summary(out: Any, findings: Sequence[Finding], fixed: int, fix_mode: 
         out.write(f"[*] {fixable} fixable with the `--fix` option.\n")
 
 
+def _patch_lines(data: bytes) -> list[bytes]:
+    """Lines as ``patch`` reads them: split after each \n only, so a \r (CRLF or CR-only
+    files) and a form feed stay inside the line they belong to."""
+    lines = data.split(b"\n")
+    out = [line + b"\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def unified_diff_bytes(path: str, original: bytes, fixed: bytes) -> bytes:
+    """A unified diff of the raw bytes, which ``patch -p0`` applies whatever the file's
+    encoding and line endings (nothing is decoded, so nothing is replaced)."""
+    name = os.fsencode(path)
+    out: list[bytes] = []
+    for line in difflib.diff_bytes(
+        difflib.unified_diff, _patch_lines(original), _patch_lines(fixed), name, name
+    ):
+        out.append(line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n")
+    return b"".join(out)
+
+
 def _report_diff(result: Any, quiet: bool, exit_zero: bool) -> int:
     out = sys.stdout
+    out.flush()
     for fixed in result.fixed_files:
-        before = fixed.original.decode("utf-8", "replace").splitlines(keepends=True)
-        after = fixed.fixed.decode("utf-8", "replace").splitlines(keepends=True)
-        for line in difflib.unified_diff(before, after, fixed.path, fixed.path):
-            out.write(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-        out.write("\n")
+        out.buffer.write(unified_diff_bytes(fixed.path, fixed.original, fixed.fixed) + b"\n")
+    out.buffer.flush()
     if not quiet:
         count = result.fixed_count
         message = f"Would fix {_plural(count)}." if count else "No errors would be fixed."
         click.echo(message, err=True)
-    out.flush()
     return EXIT_FINDINGS if result.fixed_files and not exit_zero else EXIT_OK
 
 

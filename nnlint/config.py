@@ -22,6 +22,7 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
     import tomli as tomllib
 
 from nnlint.discovery import PathMatcher
+from nnlint.files import DEFAULT_MAX_FILE_SIZE, FileTooLarge, NotARegularFile, read_regular_file
 
 CONFIG_FILENAME = "pyproject.toml"
 
@@ -33,7 +34,10 @@ TOP_LEVEL_KEYS = (
     "exclude",
     "extend-exclude",
     "per-file-ignores",
+    "max-file-size",
 )
+# A configuration file is small; anything bigger is not one (and a device would never end).
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 class ConfigError(Exception):
@@ -74,6 +78,8 @@ class Config:
     exclude: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Larger source files are not linted (NN003); see nnlint.files.DEFAULT_MAX_FILE_SIZE.
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
 
     @property
     def origin(self) -> str:
@@ -123,8 +129,7 @@ def _declares_nnlint(path: str) -> bool:
     """True when ``path`` is a pyproject.toml with a ``[tool.nnlint]`` table (as ruff, others are
     skipped so that a sub-package's bare pyproject does not hide the project's settings)."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = read_regular_file(path, MAX_CONFIG_BYTES)
     except OSError:
         return False
     if b"nnlint" not in raw:
@@ -188,6 +193,11 @@ def _parse_toml(raw: bytes, path: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message already carries "(at line L, column C)".
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively.
+        raise ConfigError(
+            f"{path}: invalid TOML: arrays or inline tables nested too deeply to read"
+        ) from None
 
 
 def load_config(path: str) -> Config:
@@ -196,12 +206,17 @@ def load_config(path: str) -> Config:
     A ``pyproject.toml`` without ``[tool.nnlint]`` gives the default settings rooted at its folder.
     """
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = read_regular_file(path, MAX_CONFIG_BYTES)
     except FileNotFoundError:
         raise ConfigError(f"{path}: configuration file not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
+    except NotARegularFile as exc:
+        raise ConfigError(f"{path}: is {exc.kind}, expected a TOML file") from None
+    except FileTooLarge as exc:
+        raise ConfigError(
+            f"{path}: {exc.size:,} bytes or more is too large for a configuration file"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read configuration file: {exc.strerror}") from None
     data = _parse_toml(raw, path)
@@ -252,10 +267,20 @@ def _config_from_table(table: dict[str, Any], path: str, root: str, prefix: str)
     exclude: list[str] = []
     per_file: list[tuple[str, tuple[str, ...]]] = []
     rule_options: dict[str, dict[str, Any]] = {}
+    max_file_size = DEFAULT_MAX_FILE_SIZE
     for key, value in table.items():
         full = _key(prefix, key)
         if key == "select":
             select = _string_list(value, path, full)
+            if not select:
+                raise ConfigError(_EMPTY_SELECT.format(where=f"{path}: `{full}`"))
+        elif key == "max-file-size":
+            if type(value) is not int or value < 1:
+                raise ConfigError(
+                    f"{path}: `{full}` must be a positive number of bytes, got {_describe(value)}"
+                    f" (for example: max-file-size = {DEFAULT_MAX_FILE_SIZE})"
+                )
+            max_file_size = value
         elif key == "extend-select":
             extend_select = _string_list(value, path, full)
         elif key == "ignore":
@@ -291,7 +316,23 @@ def _config_from_table(table: dict[str, Any], path: str, root: str, prefix: str)
         exclude=tuple(exclude),
         per_file_ignores=tuple(per_file),
         rule_options=rule_options,
+        max_file_size=max_file_size,
     )
+
+
+# ruff accepts an empty `select` and then checks nothing; for nnlint that would silently switch
+# off NN001 too, so it is an error that says how to get what was probably meant.
+_EMPTY_SELECT = (
+    "{where} is empty, which would turn off every rule (even NN001 syntax errors); list the "
+    'rules to run (`select = ["NN4"]`), leave it out for the defaults, or use '
+    '`ignore = ["ALL"]` to run nothing'
+)
+
+
+def check_cli_select(select: tuple[str, ...] | None) -> None:
+    """``--select ""`` is the same mistake as an empty ``select`` in the configuration."""
+    if select is not None and not select:
+        raise ConfigError(_EMPTY_SELECT.format(where="`--select`"))
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:

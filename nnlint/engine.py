@@ -422,6 +422,7 @@ def lint_source(
         findings=outcome.findings,
         fixed_source=current,
         fixed_count=fixed_count,
+        unfixed_findings=list(result.findings),
     )
 
 

@@ -43,3 +43,5 @@ class FileResult:
     findings: list[Finding] = field(default_factory=list)
     fixed_source: bytes | None = None
     fixed_count: int = 0
+    # With ``fixed_source``: the findings of the file as it was, for when the fix is not written.
+    unfixed_findings: list[Finding] = field(default_factory=list)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import os
-import tempfile
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,31 +16,37 @@ from typing import Any
 
 from nnlint.cache import ResultCache
 from nnlint.config import ResolvedSettings
+from nnlint.files import DEFAULT_MAX_FILE_SIZE, FileTooLarge, NotARegularFile, read_regular_file
 from nnlint.findings import FileResult, Finding
 
 SYNTAX_ERROR_CODE = "NN001"
 INTERNAL_ERROR_CODE = "NN002"
+NOT_LINTED_CODE = "NN003"
 # Below this many cache misses a pool costs more (start-up, pickling) than it saves.
 MIN_FILES_FOR_POOL = 8
 
 
 @dataclass(frozen=True)
 class LintJob:
-    """One file to lint. ``source`` is given for stdin; otherwise the file at ``path`` is read."""
+    """One file to lint. ``source`` is given for stdin; otherwise the file at ``path`` is read
+    (if it is a regular file of at most ``max_bytes``)."""
 
     path: str
     settings: ResolvedSettings
     source: bytes | None = None
+    max_bytes: int = DEFAULT_MAX_FILE_SIZE
 
 
 @dataclass
 class FixedFile:
-    """A file whose fixes were computed: ``original`` and ``fixed`` are its whole content."""
+    """A file whose fixes were computed: ``original`` and ``fixed`` are its whole content, and
+    ``unfixed_findings`` what to report if the fixes cannot be written."""
 
     path: str
     original: bytes
     fixed: bytes
     fixed_count: int
+    unfixed_findings: list[Finding] = field(default_factory=list)
 
 
 @dataclass
@@ -53,10 +58,19 @@ class RunResult:
     cache_misses: int = 0
     # Paths that could not be read (each also has an NN001 finding).
     unreadable: list[str] = field(default_factory=list)
+    # What the user should know that is not a finding (a FIFO skipped, a worker restarted).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def fixed_count(self) -> int:
         return sum(f.fixed_count for f in self.fixed_files)
+
+    def keep_unfixed(self, fixed: FixedFile) -> None:
+        """The fixes of ``fixed`` were not written: report its findings as they stand."""
+        self.fixed_files.remove(fixed)
+        self.findings = [f for f in self.findings if f.path != fixed.path]
+        self.findings.extend(fixed.unfixed_findings)
+        self.findings.sort(key=Finding.sort_key)
 
 
 def read_error_finding(path: str, exc: OSError) -> Finding:
@@ -68,6 +82,33 @@ def read_error_finding(path: str, exc: OSError) -> Finding:
     else:
         reason = exc.strerror or str(exc)
     return Finding(path, 1, 1, SYNTAX_ERROR_CODE, f"Cannot read file: {reason}", 1, 1)
+
+
+def too_large_finding(path: str, exc: FileTooLarge) -> Finding:
+    return Finding(
+        path,
+        1,
+        1,
+        NOT_LINTED_CODE,
+        f"not linted: the file is {exc.size:,} bytes, over the {exc.limit:,}-byte limit "
+        "(`max-file-size` under [tool.nnlint] raises it)",
+        1,
+        1,
+    )
+
+
+def crashed_finding(path: str, exitcode: int | None) -> Finding:
+    how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit {exitcode}"
+    return Finding(
+        path,
+        1,
+        1,
+        NOT_LINTED_CODE,
+        f"not linted: linting this file ended its worker process ({how}; out of memory or a "
+        "crash in the native parser); please report it, with the file if you can share it",
+        1,
+        1,
+    )
 
 
 def internal_error_finding(path: str, exc: BaseException) -> Finding:
@@ -103,17 +144,120 @@ def _lint_task(task: _Task) -> tuple[int, FileResult]:
         return index, FileResult(path=path, findings=[internal_error_finding(path, exc)])
 
 
-def _lint_tasks(tasks: list[_Task], jobs: int) -> list[tuple[int, FileResult]]:
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+# In a pool worker: where to say which task it starts (see ``_lint_tasks``).
+_STARTED: Any = None
+
+
+def _mark_started(index: int) -> None:
+    """In a worker: note that task ``index`` is being linted, so that if this process dies the
+    parent knows which file did it."""
+    if _STARTED is not None:
+        _STARTED.put((os.getpid(), index))
+
+
+def _init_worker(started: Any) -> None:
+    global _STARTED
+    _STARTED = started
+
+
+def _tracked_task(task: _Task) -> tuple[int, FileResult]:
+    _mark_started(task[0])
+    return _lint_task(task)
+
+
+def _lint_tasks(tasks: list[_Task], jobs: int, notes: list[str]) -> list[tuple[int, FileResult]]:
+    jobs = min(jobs, available_cpus())
     if jobs <= 1 or len(tasks) < MIN_FILES_FOR_POOL:
         return [_lint_task(task) for task in tasks]
-    # Imported here: a run answered from the cache never needs it (about 20 ms).
-    from concurrent.futures import ProcessPoolExecutor
+    results: list[tuple[int, FileResult]] = []
+    pending = tasks
+    while pending:
+        done, crashed, suspects, pending = _pool_round(pending, jobs)
+        results.extend(done)
+        if crashed is None:
+            break
+        notes.append(
+            f"a worker process died ({crashed}); its files were linted again one by one, "
+            "and the others in a new pool"
+        )
+        # Each file that was being linted when the pool broke runs alone, so the one that kills
+        # its process is found and reported, and no other finding is lost.
+        for task in suspects:
+            results.append(_lint_alone(task))
+    return results
 
+
+def _pool_round(
+    tasks: list[_Task], jobs: int
+) -> tuple[list[tuple[int, FileResult]], str | None, list[_Task], list[_Task]]:
+    """Run ``tasks`` in a pool: (results, how a worker died or None, tasks that were running
+    when it died, tasks not started yet)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    started = multiprocessing.SimpleQueue()
     workers = min(jobs, len(tasks))
-    # Several chunks per worker so one slow file does not leave the others idle.
-    chunksize = max(1, len(tasks) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_lint_task, tasks, chunksize=chunksize))
+    done: list[tuple[int, FileResult]] = []
+    broken: str | None = None
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(started,))
+    try:
+        futures = {pool.submit(_tracked_task, task): task for task in tasks}
+        for future, _task in futures.items():
+            try:
+                done.append(future.result())
+            except BrokenProcessPool:
+                broken = _exit_codes(pool)
+                break
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if broken is None:
+        return done, None, [], []
+    finished = {index for index, _ in done}
+    for future in futures:
+        if future.done() and not future.cancelled() and future.exception() is None:
+            index, result = future.result()
+            if index not in finished:
+                done.append((index, result))
+                finished.add(index)
+    began = set()
+    while not started.empty():
+        began.add(started.get()[1])
+    left = [t for t in tasks if t[0] not in finished]
+    suspects = [t for t in left if t[0] in began]
+    return done, broken, suspects, [t for t in left if t[0] not in began]
+
+
+def _exit_codes(pool: Any) -> str:
+    codes = sorted(
+        {p.exitcode for p in getattr(pool, "_processes", {}).values() if p.exitcode}, key=abs
+    )
+    return ", ".join(f"signal {-c}" if c < 0 else f"exit {c}" for c in codes) or "killed"
+
+
+def _lint_alone(task: _Task) -> tuple[int, FileResult]:
+    """Lint one task in a fresh process of its own; a crash is reported for that file only."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = ProcessPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(_lint_task, task).result()
+    except BrokenProcessPool:
+        exitcode = next(iter(getattr(pool, "_processes", {}).values()), None)
+        code = exitcode.exitcode if exitcode is not None else None
+        path = task[1]
+        return task[0], FileResult(path=path, findings=[crashed_finding(path, code)])
+    finally:
+        pool.shutdown(wait=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,8 +280,19 @@ def run(
         source = job.source
         if source is None:
             try:
-                with open(job.path, "rb") as fh:
-                    source = fh.read()
+                source = read_regular_file(job.path, job.max_bytes)
+            except NotARegularFile as exc:
+                if exc.kind != "a directory":
+                    # A FIFO or a device would block or never end: skipped, with a note.
+                    result.notes.append(f"skipped {job.path}: it is {exc.kind}, not a file")
+                    continue
+                per_file[index] = [read_error_finding(job.path, IsADirectoryError(job.path))]
+                result.unreadable.append(job.path)
+                continue
+            except FileTooLarge as exc:
+                if NOT_LINTED_CODE in job.settings.enabled:
+                    per_file[index] = [too_large_finding(job.path, exc)]
+                continue
             except OSError as exc:
                 per_file[index] = [read_error_finding(job.path, exc)]
                 result.unreadable.append(job.path)
@@ -157,7 +312,7 @@ def run(
             (index, job.path, source, job.settings.enabled, dict(job.settings.options), fix)
         )
 
-    for index, file_result in _lint_tasks(tasks, jobs):
+    for index, file_result in _lint_tasks(tasks, jobs, result.notes):
         per_file[index] = list(file_result.findings)
         job = jobs_to_lint[index]
         if file_result.fixed_source is not None:
@@ -168,6 +323,7 @@ def run(
                         sources[index],
                         file_result.fixed_source,
                         file_result.fixed_count,
+                        list(file_result.unfixed_findings),
                     )
                 )
             else:
@@ -178,8 +334,10 @@ def run(
                 )
             # The entry for the original bytes would have to hold the fixed findings too.
             continue
+        # Not cached: a bug (NN002) may be fixed by the next version, and a file that was not
+        # linted (NN003: a worker crash, a limit) deserves another try.
         if cache is not None and not any(
-            f.code == INTERNAL_ERROR_CODE for f in file_result.findings
+            f.code in (INTERNAL_ERROR_CODE, NOT_LINTED_CODE) for f in file_result.findings
         ):
             cache.put(keys[index], file_result.findings)
 
@@ -205,28 +363,3 @@ def fixed_source_is_safe(original: bytes, fixed: bytes, path: str) -> bool:
         except (SyntaxError, ValueError):
             return True
         return False
-
-
-def write_atomically(path: str, content: bytes) -> None:
-    """Replace the file at ``path`` with ``content``: temp file in the same folder, then rename.
-
-    The file keeps its permission bits, and a symlink keeps pointing at the rewritten target. A
-    crash leaves either the old or the new content, never half of it.
-    """
-    target = os.path.realpath(path)
-    directory = os.path.dirname(target)
-    mode = os.stat(target).st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

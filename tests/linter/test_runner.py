@@ -14,9 +14,10 @@ from linter_samples import DROPOUT_ONE, FUNCTIONAL_DROPOUT
 from nnlint import runner
 from nnlint.cache import ResultCache
 from nnlint.config import RuleSelection, default_config, resolve
+from nnlint.files import write_fix_in_place
 from nnlint.findings import FileResult, Finding
 from nnlint.rules import all_rules
-from nnlint.runner import LintJob, fixed_source_is_safe, run, write_atomically
+from nnlint.runner import LintJob, fixed_source_is_safe, run
 
 
 @pytest.fixture
@@ -157,35 +158,35 @@ def test_fixed_source_check_trusts_code_this_python_cannot_parse_either():
     assert fixed_source_is_safe(b"print 'py2'\n", b"print 'py2' \n", "a.py")
 
 
-def test_atomic_write_keeps_the_file_mode_and_leaves_no_temp_file(tmp_path):
+def test_fix_write_keeps_the_file_mode_and_leaves_no_temp_file(tmp_path):
     path = tmp_path / "train.py"
     path.write_text("old\n")
     path.chmod(0o751)
-    write_atomically(str(path), b"new\n")
+    write_fix_in_place(str(path), b"old\n", b"new\n")
     assert path.read_bytes() == b"new\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o751
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.py"]
 
 
-def test_atomic_write_through_a_symlink_rewrites_the_target(tmp_path):
+def test_fix_write_through_a_symlink_rewrites_the_target(tmp_path):
     target = tmp_path / "real.py"
     target.write_text("old\n")
     link = tmp_path / "link.py"
     link.symlink_to(target)
-    write_atomically(str(link), b"new\n")
+    write_fix_in_place(str(link), b"old\n", b"new\n")
     assert link.is_symlink() and target.read_bytes() == b"new\n"
 
 
-def test_failed_atomic_write_leaves_the_original_intact(tmp_path, monkeypatch):
+def test_failed_fix_write_leaves_the_original_intact(tmp_path, monkeypatch):
     path = tmp_path / "train.py"
     path.write_text("original\n")
 
-    def failing_replace(src, dst):
+    def failing_fsync(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", failing_replace)
+    monkeypatch.setattr(os, "fsync", failing_fsync)
     with pytest.raises(OSError):
-        write_atomically(str(path), b"new\n")
+        write_fix_in_place(str(path), b"original\n", b"new\n")
     assert path.read_text() == "original\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.py"]
 
