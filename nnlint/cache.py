@@ -1,9 +1,11 @@
 """Content-hash result cache: a file with unchanged bytes, settings and code is not re-linted.
 
-One small JSON file per entry under ``<cache dir>/v1/<2 hex>/<rest of key>``, written to a temporary
-file and moved into place with ``os.replace``, so concurrent runs never see half an entry. An entry
-that cannot be read or decoded is a miss, never an error. This module must stay cheap to import: a
-run where every file hits the cache never imports libcst.
+One small file per entry under ``<cache dir>/v2/<2 hex>/<rest of key>``: a SHA-256 line over the key
+and the payload, then the payload (JSON). Entries are written to a temporary file and moved into
+place with ``os.replace``, so concurrent runs never see half an entry. An entry that is not a
+regular file, is larger than ``MAX_ENTRY_BYTES``, fails its checksum (damaged, or copied under
+another key) or does not decode to well-formed findings is a miss, never an error. This module must
+stay cheap to import: a run where every file hits the cache never imports libcst.
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 import nnlint
+from nnlint.files import read_regular_file
 from nnlint.findings import Finding
 
 CACHE_DIR_NAME = ".nnlint_cache"
-CACHE_LAYOUT = "v1"
+CACHE_LAYOUT = "v2"
+# An entry holds a few findings; anything bigger is not ours (a link to /dev/zero, a huge file).
+MAX_ENTRY_BYTES = 1024 * 1024
+_CODE_SHAPE = re.compile(r"[A-Z]{1,8}[0-9]{1,6}")
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This file is a cache directory tag created by nnlint.\n"
@@ -85,7 +92,11 @@ def decode_findings(raw: bytes, path: str) -> list[Finding] | None:
                 and type(column) is int
                 and type(end_line) is int
                 and type(end_column) is int
+                and 1 <= line <= end_line
+                and column >= 1
+                and end_column >= 1
                 and isinstance(code, str)
+                and _CODE_SHAPE.fullmatch(code) is not None
                 and isinstance(message, str)
                 and isinstance(fixable, bool)
                 and (fix_title is None or isinstance(fix_title, str))
@@ -95,9 +106,35 @@ def decode_findings(raw: bytes, path: str) -> list[Finding] | None:
                 Finding(path, line, column, code, message, end_line, end_column, fixable, fix_title)
             )
         return findings
-    except (ValueError, TypeError):
-        # Truncated JSON, a row of the wrong length, or garbage bytes: treat as a miss.
+    except (ValueError, TypeError, RecursionError):
+        # Truncated JSON, a row of the wrong length, garbage bytes, or arrays nested so deep
+        # that the JSON parser gives up: treat as a miss.
         return None
+
+
+def seal(key: str, payload: bytes) -> bytes:
+    """An entry's bytes: a checksum line binding ``payload`` to ``key``, then the payload."""
+    return _checksum(key, payload) + b"\n" + payload
+
+
+def unseal(key: str, raw: bytes) -> bytes | None:
+    """The payload of an entry written by ``seal`` for ``key``, or None if it is not one."""
+    checksum, newline, payload = raw.partition(b"\n")
+    if not newline or checksum != _checksum(key, payload):
+        return None
+    return payload
+
+
+def _checksum(key: str, payload: bytes) -> bytes:
+    return hashlib.sha256(key.encode() + b"\0" + payload).hexdigest().encode()
+
+
+def _read_entry(path: str, key: str) -> bytes | None:
+    try:
+        raw = read_regular_file(path, MAX_ENTRY_BYTES)
+    except OSError:
+        return None
+    return unseal(key, raw)
 
 
 class ResultCache:
@@ -124,13 +161,8 @@ class ResultCache:
 
     def get(self, key: str, path: str) -> list[Finding] | None:
         """Cached findings for ``key``, re-anchored at ``path``; None on a miss or damaged entry."""
-        try:
-            with open(self._entry_path(key), "rb") as fh:
-                raw = fh.read()
-        except OSError:
-            self.misses += 1
-            return None
-        findings = decode_findings(raw, path)
+        raw = _read_entry(self._entry_path(key), key)
+        findings = None if raw is None else decode_findings(raw, path)
         if findings is None:
             self.misses += 1
         else:
@@ -146,7 +178,7 @@ class ResultCache:
             fd, tmp = tempfile.mkstemp(dir=shard, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(encode_findings(findings))
+                    fh.write(seal(key, encode_findings(findings)))
                 os.replace(tmp, self._entry_path(key))
             except BaseException:
                 _remove_quietly(tmp)
@@ -198,10 +230,12 @@ class SettingsCache:
         return hashlib.sha256(payload.encode()).hexdigest()
 
     def get(self, key: str) -> dict[str, Any] | None:
+        raw = _read_entry(os.path.join(self._dir, key), key)
+        if raw is None:
+            return None
         try:
-            with open(os.path.join(self._dir, key), "rb") as fh:
-                value = json.loads(fh.read())
-        except (OSError, ValueError):
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
             return None
         return value if isinstance(value, dict) else None
 
@@ -212,7 +246,7 @@ class SettingsCache:
             fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    fh.write(json.dumps(value, sort_keys=True).encode())
+                    fh.write(seal(key, json.dumps(value, sort_keys=True).encode()))
                 os.replace(tmp, os.path.join(self._dir, key))
             except BaseException:
                 _remove_quietly(tmp)

@@ -10,6 +10,7 @@ import difflib
 import json
 import os
 import pathlib
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -265,7 +266,8 @@ def _sarif_uri(path: str) -> dict[str, str]:
     rel = os.path.relpath(abs_path, cwd)
     if rel.startswith(os.pardir):
         return {"uri": pathlib.Path(abs_path).as_uri()}
-    return {"uri": pathlib.PurePath(rel).as_posix(), "uriBaseId": "%SRCROOT%"}
+    # A URI reference (RFC 3986): spaces, `#`, `%` and non-ASCII letters are percent-encoded.
+    return {"uri": urllib.parse.quote(pathlib.PurePath(rel).as_posix()), "uriBaseId": "%SRCROOT%"}
 
 
 def sarif_rule(rule: RuleView) -> dict[str, Any]:

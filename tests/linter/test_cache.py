@@ -8,7 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import nnlint
-from nnlint.cache import ResultCache, code_fingerprint, decode_findings, default_cache_dir
+from nnlint.cache import (
+    CACHE_LAYOUT,
+    ResultCache,
+    code_fingerprint,
+    decode_findings,
+    default_cache_dir,
+)
 from nnlint.findings import Finding
 
 SOURCE = b"import torch.nn as nn\nlayer = nn.Dropout(1.0)\n"
@@ -86,7 +92,7 @@ def test_code_fingerprint_changes_when_a_source_file_of_nnlint_changes(tmp_path,
 def test_damaged_entry_is_a_miss_not_a_crash(cache, damage):
     key = cache.key(SOURCE, "s")
     cache.put(key, [FINDING])
-    entry = os.path.join(cache.directory, "v1", key[:2], key[2:])
+    entry = os.path.join(cache.directory, CACHE_LAYOUT, key[:2], key[2:])
     with open(entry, "wb") as fh:
         fh.write(damage)
     assert cache.get(key, "a.py") is None
@@ -120,7 +126,7 @@ def test_concurrent_writers_of_one_key_leave_a_whole_entry(tmp_path):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda c: [c.put(key, [FINDING]) for _ in range(20)], caches))
     assert caches[0].get(key, "a.py")[0].code == "NN401"
-    shard = tmp_path / "c" / "v1" / key[:2]
+    shard = tmp_path / "c" / CACHE_LAYOUT / key[:2]
     assert [p.name for p in shard.iterdir()] == [key[2:]]  # no temp files left behind
 
 
