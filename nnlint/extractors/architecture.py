@@ -142,8 +142,11 @@ class ArchitectureExtractor(Extractor):
         # The outermost function (or the module) holding the call is where the model is built.
         while scope.parent is not None and scope.parent.kind == "function":
             scope = scope.parent
-        if scope.kind == "function" and scope.enclosing_class is not None:
-            return  # methods run as part of their class
+        cls = scope.enclosing_class if scope.kind == "function" else None
+        if cls is not None and _framework(cls) is not None:
+            return  # methods of a model class run as part of their class
+        # A method of another class (a base class from another file, a builder object): run it
+        # on its own, without knowing `self`.
         self._root_scopes.setdefault(id(scope), scope)
 
     def finish(self) -> list[ModelPath]:
@@ -212,7 +215,13 @@ class ArchitectureExtractor(Extractor):
             except (_ReturnLike, _StopLike):
                 pass
             return
-        function = LocalFunction(scope.node, scope)  # type: ignore[arg-type]
+        cls = scope.enclosing_class
+        owner = None
+        if cls is not None and scope.first_param is not None:
+            # A method of a plain class (a model builder object): give it a `self` whose
+            # attributes and methods it can use.
+            owner = Instance(cls, {}, cls.node, "object")
+        function = LocalFunction(scope.node, scope, owner)  # type: ignore[arg-type]
         interpreter.run_function(function, [], {})
 
 

@@ -24,13 +24,13 @@ from nnlint.extractors.layers import (
     KERAS_INPUT,
     KERAS_MERGES,
     KERAS_MODEL,
-    LAYER_CLASSES,
     METHOD_ACTIVATIONS,
     MODULE_LISTS,
     NORM_WRAPPERS,
     PASSTHROUGH_METHODS,
     SEQUENTIAL,
     TORCH_CONCAT,
+    layer_info,
 )
 from nnlint.imports import AliasTable, dotted_parts
 from nnlint.semantic import Scope
@@ -358,6 +358,9 @@ class ModelInterpreter:
 
     def _eval_attribute(self, node: cst.Attribute, frame: Frame) -> Value:
         parts = dotted_parts(node)
+        if parts is not None and ".".join(parts) in frame.locals:
+            # An object stored on another object (`tf.model = keras.Sequential()`).
+            return frame.locals[".".join(parts)]
         if parts is not None and parts[0] not in frame.locals and parts[0] != "self":
             head = self.lookup(parts[0], frame)
             if isinstance(head, Ref):
@@ -672,6 +675,7 @@ class ModelInterpreter:
             applied = dataclasses.replace(layer, site=node)
             return inputs.then(applied)
         if isinstance(module, SeqModule):
+            module = self.latest(module)
             value = inputs
             for child in module.children:
                 # A Sequential applies its children where they are written.
@@ -715,8 +719,9 @@ class ModelInterpreter:
         if qualname.startswith("builtins."):
             return self._builtin(qualname[9:], node, frame)
         positional, keywords, complete = self.args(node, frame)
-        if qualname in LAYER_CLASSES:
-            return LayerModule(self._layer(qualname, node, positional, keywords))
+        info = layer_info(qualname)
+        if info is not None:
+            return LayerModule(self._layer(qualname, info, node, positional, keywords))
         if qualname in SEQUENTIAL:
             return self._sequential(qualname, node, positional, keywords, complete)
         if qualname in MODULE_LISTS:
@@ -815,10 +820,15 @@ class ModelInterpreter:
         return UNKNOWN
 
     def _layer(
-        self, qualname: str, node: cst.Call, positional: list[Value], keywords: dict[str, Value]
+        self,
+        qualname: str,
+        info: tuple[str, str | None],
+        node: cst.Call,
+        positional: list[Value],
+        keywords: dict[str, Value],
     ) -> Layer:
-        kind, activation = LAYER_CLASSES[qualname]
-        if qualname == "keras.layers.Activation":
+        kind, activation = info
+        if qualname.endswith(".Activation"):
             activation = _activation_name(
                 positional[0] if positional else keywords.get("activation")
             )
@@ -827,7 +837,7 @@ class ModelInterpreter:
             if fused is None and qualname.endswith((".Dense",)) and len(positional) > 1:
                 fused = positional[1]
             activation = _activation_name(fused) if fused is not None else None
-        if qualname == "torch.nn.LeakyReLU":
+        if qualname.endswith(".LeakyReLU"):
             slope = keywords.get("negative_slope", positional[0] if positional else 0.01)
             if slope == 0:
                 activation = "relu"
@@ -871,6 +881,13 @@ class ModelInterpreter:
         self._track(seq)
         return seq
 
+    def latest(self, value: Value) -> Value:
+        """A Sequential is one mutable object: every reference sees the layers added through
+        any other (`model = self.model; model.add(...)`)."""
+        if isinstance(value, SeqModule):
+            return self.sequentials.get(value.serial, value)
+        return value
+
     def _track(self, seq: SeqModule) -> None:
         key = seq.serial
         self.sequentials[key] = seq
@@ -881,6 +898,7 @@ class ModelInterpreter:
         self, node: cst.Call, target: cst.BaseExpression, receiver: Value, name: str, frame: Frame
     ) -> None:
         positional, keywords, complete = self.args(node, frame)
+        receiver = self.latest(receiver)
         items = list(_children(receiver))
         certain = _certain(receiver) and complete and frame.certain
         if name in ("append", "add") and positional:
@@ -1248,6 +1266,8 @@ class ModelInterpreter:
             and frame.locals.get(target.value.value) is frame.self_obj
         ):
             frame.self_obj.attrs[target.attr.value] = value
+        elif isinstance(target, cst.Attribute) and dotted_parts(target) is not None:
+            frame.locals[".".join(dotted_parts(target) or ())] = value
         elif isinstance(target, cst.Subscript):
             base = self.eval(target.value, frame)
             if isinstance(base, (PyList, PyDict, ListModule)):
