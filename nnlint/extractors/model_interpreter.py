@@ -221,11 +221,18 @@ def _join(a: Value, b: Value) -> tuple[Value, bool]:
         longer = a if len(a.items) >= len(b.items) else b
         return dataclasses.replace(longer, certain=False), False
     if isinstance(a, SeqModule) and isinstance(b, SeqModule) and a.origin is b.origin:
-        if len(a.children) == len(b.children):
+        if len(a.children) == len(b.children) and all(
+            _join(x, y)[1] for x, y in zip(a.children, b.children)
+        ):
             return a, True
         return dataclasses.replace(a, certain=False), False
-    if a is UNKNOWN or b is UNKNOWN:
-        return UNKNOWN, False
+    if isinstance(a, LayerModule) and isinstance(b, LayerModule):
+        same = (a.layer.kind, a.layer.name, a.layer.activation) == (
+            b.layer.kind,
+            b.layer.name,
+            b.layer.activation,
+        )
+        return (a, True) if same else (UNKNOWN, False)
     return UNKNOWN, False
 
 
@@ -686,6 +693,9 @@ class ModelInterpreter:
                 value = dataclasses.replace(value, certain=False)
             return value
         if isinstance(module, Instance):
+            if _looks_like_norm(module.cls.name) and isinstance(inputs, Tensor):
+                # The file's own normalization layer (`class BatchNorm(nn.Module)`).
+                return inputs.then(self.make_layer("norm", module.cls.name, node or module.origin))
             method = _find_method(module.cls, "forward", self) or _find_method(
                 module.cls, "call", self
             )
@@ -1139,7 +1149,12 @@ class ModelInterpreter:
         """An undecidable branch: run both arms on copies and keep what they agree on."""
         outcomes: list[tuple[Frame, bool]] = []  # (frame, finished by return/raise)
         stops: list[type[_Stop]] = []
+        # Containers are mutable objects: each arm starts from the same state, and the
+        # states they leave are joined like the frames.
+        before = dict(self.sequentials)
+        after: list[dict[int, SeqModule]] = []
         for arm in (first, second):
+            self.sequentials = dict(before)
             branch = frame.copy()
             finished = False
             try:
@@ -1152,6 +1167,8 @@ class ModelInterpreter:
                 finished = True
                 stops.append(type(stop))
             outcomes.append((branch, finished))
+            after.append(self.sequentials)
+        self.sequentials = _join_sequentials(*after)
         (a, a_done), (b, b_done) = outcomes
         frame.returns = a.returns + [r for r in b.returns if r not in a.returns]
         if a_done and b_done:
@@ -1273,6 +1290,24 @@ class ModelInterpreter:
             if isinstance(base, (PyList, PyDict, ListModule)):
                 # `layers[i] = ...`, `blocks["x"] = ...`: we lose track of the container.
                 self.assign(target.value, dataclasses.replace(base, certain=False), frame)
+
+
+def _join_sequentials(a: dict[int, SeqModule], b: dict[int, SeqModule]) -> dict[int, SeqModule]:
+    joined = dict(a)
+    for serial, seq in b.items():
+        other = joined.get(serial)
+        if other is None or other is seq:
+            joined[serial] = seq
+            continue
+        value, agree = _join(other, seq)
+        joined[serial] = (
+            value
+            if agree
+            else dataclasses.replace(
+                other if len(other.children) >= len(seq.children) else seq, certain=False
+            )
+        )
+    return joined
 
 
 def _join_name(qualname: str, rest: Sequence[str]) -> str:
