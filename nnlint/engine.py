@@ -32,6 +32,7 @@ from nnlint.syntax import (
     Decoded,
     SyntaxProblem,
     Undecodable,
+    blank_blocks,
     blank_rejected,
     check,
     compile_problem,
@@ -162,6 +163,14 @@ class _Pass:
     skipped: list[int] = field(default_factory=list)
 
 
+def _libcst_reads(text: str) -> bool:
+    try:
+        _parse(text)
+        return True
+    except (cst.ParserSyntaxError, RecursionError, MemoryError):
+        return False
+
+
 def _parse(text: str) -> cst.Module:
     with _gc_paused():
         return cst.parse_module(text)
@@ -176,31 +185,31 @@ def _lint_text(
     want_edits: bool,
 ) -> _Pass:
     """Lint code Python accepts and libcst may parse; raise ``_NotLinted`` if it cannot be."""
-    text, shifted = libcst_compatible(decoded.text)
-    if shifted:
-        want_edits = False  # the text libcst reads is not the file's: never fix it
+    fix_mode = want_edits
+    text = decoded.text
+    shifted: dict[int, int] = {}
     skipped: list[int] = []
     for _ in range(MAX_LIBCST_REPAIRS):
         try:
             module = _parse(text)
             break
         except cst.ParserSyntaxError as error:
-            # libcst is stricter than Python here: blank the statement it stops at (or the one
-            # before, when it stops at the next token) and go on.
-            repaired = None
-            at = error.raw_line
-            for line in (at - 1, at) if error.raw_column == 0 else (at, at - 1):
-                if line < 1 or line in skipped:
+            if not shifted and "\x0c" in text:
+                # A form feed in indentation, which Python ignores: hide it from libcst (the
+                # text libcst reads is then not the file's, so nothing is fixed).
+                text, shifted = libcst_compatible(text)
+                if shifted:
+                    want_edits = False
                     continue
-                blanked = blank_rejected(source, decoded, path, SyntaxProblem(line, 1, ""))
-                if blanked is not None and blanked.source != source:
-                    repaired = blanked.source
-                    skipped.append(line)
-                    break
-            if repaired is None:
+            # libcst is stricter than Python here: blank the top-level statements it cannot read
+            # on their own, and go on with the rest.
+            blanked = None if skipped else blank_blocks(source, decoded, _libcst_reads)
+            if blanked is None:
                 raise _NotLinted(f"libcst cannot parse it: {error.message}") from None
+            skipped.extend(blanked.lines)
+            repaired = blanked.source
             source, decoded = repaired, decode(repaired)
-            text, shifted = libcst_compatible(decoded.text)
+            text, shifted = libcst_compatible(decoded.text) if shifted else (decoded.text, {})
             want_edits = False  # never fix a file whose text had to be altered
         except (RecursionError, MemoryError) as error:
             raise _NotLinted(
@@ -271,7 +280,7 @@ def _lint_text(
     for item, span in kept:
         fix_ = item.violation.fix
         fixable = item.meta.fixable and fix_ is not None
-        if want_edits:
+        if fix_mode:
             fixable = fixable and id(fix_) in placed
         outcome.findings.append(
             Finding(

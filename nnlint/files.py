@@ -95,7 +95,8 @@ def write_fix_in_place(path: str, expected: bytes, content: bytes) -> None:
     content is written back.
     """
     target = os.path.realpath(path)
-    if not os.access(target, os.W_OK):
+    # The mode bits too: root may write anywhere, but a 0444 file says "do not change me".
+    if not os.access(target, os.W_OK) or not os.stat(target).st_mode & stat.S_IWUSR:
         raise ReadOnlyFile(path)
     directory = os.path.dirname(target)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")

@@ -454,13 +454,16 @@ def _blank(buffer: bytearray, lines: _Lines, region: _Region) -> bool:
 
 
 def _top_level_blocks(regions: list[_Region], lines: _Lines, source: bytes) -> list[_Region]:
-    """The top-level statements (a compound one with its ``else``/``except`` clauses)."""
-    starts = [
-        r.first
-        for r in regions
-        if _indent_end(source, lines[r.first - 1]) == lines[r.first - 1][0]
-        and r.first_token not in _CONTINUATION_KEYWORDS
-    ]
+    """The top-level statements (a compound one with its decorators and its ``else``/``except``
+    clauses)."""
+    starts: list[int] = []
+    after_decorator = False
+    for region in regions:
+        at_top = _indent_end(source, lines[region.first - 1]) == lines[region.first - 1][0]
+        if at_top and region.first_token not in _CONTINUATION_KEYWORDS and not after_decorator:
+            starts.append(region.first)
+        if at_top:
+            after_decorator = region.first_token == "@"
     if not starts or starts[0] != 1:
         starts.insert(0, 1)
     ends = [s - 1 for s in starts[1:]] + [len(lines)]
@@ -500,6 +503,24 @@ def _region_to_blank(
         if (region.first, region.last) not in blanked:
             return region
     return None
+
+
+def blank_blocks(
+    source: bytes, decoded: Decoded, readable: Callable[[str], bool]
+) -> Blanked | None:
+    """``source`` with each top-level statement that ``readable`` refuses on its own blanked
+    out (for code Python accepts but libcst does not); None when every statement is readable
+    alone."""
+    lines = _byte_lines(source)
+    regions, _ = _logical_regions(decoded.text)
+    lines_of_text = text_lines(decoded.text)
+    buffer = bytearray(source)
+    blanked: list[int] = []
+    for block in _top_level_blocks(regions, lines, source):
+        if not readable("".join(lines_of_text[block.first - 1 : block.last])):
+            if _blank(buffer, lines, block):
+                blanked.append(block.first)
+    return Blanked(bytes(buffer), tuple(blanked)) if blanked else None
 
 
 @dataclass(frozen=True)
