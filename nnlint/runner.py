@@ -97,8 +97,8 @@ def too_large_finding(path: str, exc: FileTooLarge) -> Finding:
     )
 
 
-def crashed_finding(path: str, exitcode: int | None) -> Finding:
-    how = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit {exitcode}"
+def crashed_finding(path: str, processes: list[Any]) -> Finding:
+    how = _exit_codes(processes)
     return Finding(
         path,
         1,
@@ -211,11 +211,13 @@ def _pool_round(
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(started,))
     try:
         futures = {pool.submit(_tracked_task, task): task for task in tasks}
+        # The executor forgets its processes once broken: keep them to tell how one died.
+        processes = list(getattr(pool, "_processes", {}).values())
         for future, _task in futures.items():
             try:
                 done.append(future.result())
             except BrokenProcessPool:
-                broken = _exit_codes(pool)
+                broken = _exit_codes(processes)
                 break
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -236,11 +238,18 @@ def _pool_round(
     return done, broken, suspects, [t for t in left if t[0] not in began]
 
 
-def _exit_codes(pool: Any) -> str:
-    codes = sorted(
-        {p.exitcode for p in getattr(pool, "_processes", {}).values() if p.exitcode}, key=abs
-    )
-    return ", ".join(f"signal {-c}" if c < 0 else f"exit {c}" for c in codes) or "killed"
+def _exit_codes(processes: list[Any]) -> str:
+    for process in processes:
+        process.join(timeout=5)
+    # SIGTERM is the executor stopping the survivors, not the cause.
+    codes = sorted({p.exitcode for p in processes if p.exitcode and p.exitcode != -15}, key=abs)
+    return ", ".join(_how(code) for code in codes) or "killed"
+
+
+def _how(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"signal {-exitcode}"
+    return f"exit {exitcode}"
 
 
 def _lint_alone(task: _Task) -> tuple[int, FileResult]:
@@ -250,12 +259,12 @@ def _lint_alone(task: _Task) -> tuple[int, FileResult]:
 
     pool = ProcessPoolExecutor(max_workers=1)
     try:
-        return pool.submit(_lint_task, task).result()
+        future = pool.submit(_lint_task, task)
+        processes = list(getattr(pool, "_processes", {}).values())
+        return future.result()
     except BrokenProcessPool:
-        exitcode = next(iter(getattr(pool, "_processes", {}).values()), None)
-        code = exitcode.exitcode if exitcode is not None else None
         path = task[1]
-        return task[0], FileResult(path=path, findings=[crashed_finding(path, code)])
+        return task[0], FileResult(path=path, findings=[crashed_finding(path, processes)])
     finally:
         pool.shutdown(wait=True)
 
