@@ -89,8 +89,7 @@ EXPLODING_GRADIENTS = FailureMode(
     dynamic_checks=(
         "assert_no_exploding_gradients: per-layer gradient norm (max_grad_norm) and "
         "first/last weight-layer gradient ratio (max_exploding_ratio)",
-        "assert_grad_norms_within: per-layer gradient norm between min_grad_norm and "
-        "max_grad_norm",
+        "assert_grad_norms_within: per-layer gradient norm between min_grad_norm and max_grad_norm",
         "assert_training_healthy: update-to-weight ratio above max_update_ratio, NaN/Inf "
         "appearing during a short run",
     ),
@@ -157,9 +156,7 @@ SATURATION = FailureMode(
         "normalize the inputs of the layer (BatchNorm/LayerNorm), use a smaller initialization "
         "(Xavier/Glorot), or switch hidden activations to the ReLU family",
     ),
-    dynamic_checks=(
-        "assert_no_saturation: saturated sigmoid/tanh units (max_saturated_fraction)",
-    ),
+    dynamic_checks=("assert_no_saturation: saturated sigmoid/tanh units (max_saturated_fraction)",),
 )
 
 NO_GRADIENT = FailureMode(
