@@ -4,15 +4,26 @@ do the updates kill units, does NaN appear. The user's model, optimizer and RNG 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Union
 
 import torch
 from torch import nn
 
-from pytest_gradcheck._probe import GradcheckUsageError, _call, _is_weight_layer, _loss, probe
+from pytest_gradcheck._probe import (
+    GradcheckUsageError,
+    _call,
+    _is_weight_layer,
+    _loss,
+    _rng_state,
+    _seed,
+    _set_rng_state,
+    probe,
+)
 from pytest_gradcheck.bounds import Bounds
 from pytest_gradcheck.checks import DEAD_RELU, NON_FINITE, _problem, is_ignored
 from pytest_gradcheck.report import GradientReport, Problem
@@ -285,6 +296,34 @@ def _bounds(bounds: Bounds | None) -> Bounds:
     return bounds
 
 
+def deep_copy(model: nn.Module, purpose: str) -> tuple[nn.Module, dict[int, Any]]:
+    """A deep copy of ``model`` and the memo mapping ``id(original object)`` to its copy."""
+    __tracebackhide__ = True
+    if not isinstance(model, nn.Module):
+        raise GradcheckUsageError(f"{purpose} needs a torch.nn.Module, got {type(model).__name__}")
+    memo: dict[int, Any] = {}
+    try:
+        return copy.deepcopy(model, memo), memo
+    except Exception as error:  # whatever the model holds that cannot be copied
+        raise GradcheckUsageError(
+            f"cannot deep-copy {type(model).__name__} for {purpose} ({type(error).__name__}: "
+            f"{error}); the check runs on a copy so that your model stays untouched"
+        ) from None
+
+
+@contextlib.contextmanager
+def preserved_rng(seed: int | None, model: nn.Module) -> Iterator[None]:
+    """Seed torch for a check (None: leave it) and put the RNG state back afterwards."""
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    saved = _rng_state(device)
+    try:
+        if seed is not None:
+            _seed(seed, device)
+        yield
+    finally:
+        _set_rng_state(device, saved)
+
+
 class _Run:
     """A deep copy of the model with its own optimizer; torch's RNG is restored on exit."""
 
@@ -296,19 +335,8 @@ class _Run:
         seed: int | None,
     ) -> None:
         __tracebackhide__ = True
-        if not isinstance(model, nn.Module):
-            raise GradcheckUsageError(
-                f"a short run needs a torch.nn.Module, got {type(model).__name__}"
-            )
         self.original = model
-        memo: dict[int, Any] = {}
-        try:
-            self.model = copy.deepcopy(model, memo)
-        except Exception as error:  # whatever the model holds that cannot be copied
-            raise GradcheckUsageError(
-                f"cannot deep-copy {type(model).__name__} for a short run ({error}); the run "
-                f"trains a copy so that your model stays untouched"
-            ) from None
+        self.model, memo = deep_copy(model, "a short run")
         self.names = {p: n for n, p in self.model.named_parameters()}
         self.optimizer, self.optimizer_name, self.optimizer_given = _build_optimizer(
             optimizer, optimizer_kwargs, model, self.model, memo
@@ -321,19 +349,12 @@ class _Run:
         self.target_loss: float | None = None
 
     def __enter__(self) -> _Run:
-        self.rng = (
-            torch.get_rng_state(),
-            torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None,
-        )
-        if self.seed is not None:
-            torch.manual_seed(self.seed)
+        self._rng = preserved_rng(self.seed, self.model)
+        self._rng.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        cpu, cuda = self.rng
-        torch.set_rng_state(cpu)
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
+        self._rng.__exit__(*exc)
 
     def train(
         self,
