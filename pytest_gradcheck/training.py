@@ -148,7 +148,7 @@ class TrainingReport:
         return "loss by step: " + "  ".join(f"{i}: {_f(losses[i])}" for i in shown)
 
     def format_failure(self) -> str:
-        lines = [f"{self.kind} failed: {self.summary_line()}", f"  {self.format_curve()}"]
+        lines = [self.summary_line(), f"  {self.format_curve()}"]
         types = {u.name: u.type for u in self.updates}
         lines.append(format_problems(self.problems, types))
         return "\n".join(lines)
@@ -672,6 +672,11 @@ def _short_run_problems(report: TrainingReport, bounds: Bounds) -> list[Problem]
         first = sum(report.losses[:window]) / window
         last = sum(report.losses[-window:]) / window
         if not last < first:
+            rose = (
+                ": it rose, a learning rate that is too high is the likely cause"
+                if last > 1.5 * first > 0
+                else ""
+            )
             problems.append(
                 _problem(
                     NOT_LEARNING,
@@ -680,7 +685,7 @@ def _short_run_problems(report: TrainingReport, bounds: Bounds) -> list[Problem]
                     None,
                     None,
                     f"the loss did not go down in {report.steps} step(s) of {run}: mean of the "
-                    f"first {window} {_f(first)}, of the last {window} {_f(last)}"
+                    f"first {window} {_f(first)}, of the last {window} {_f(last)}{rose}"
                     f"{_stuck_parameters(report)}",
                 )
             )
