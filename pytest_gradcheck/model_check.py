@@ -132,7 +132,7 @@ def load_case(spec: str, *, cwd: str | Path | None = None) -> ModelCase:
     ``MODULE`` is a dotted module name or a path to a ``.py`` file; ``FACTORY`` may be dotted
     (``Models.small``). Every failure is a ``SpecError`` with a message that says what to fix.
     """
-    module_name, factory_name = _split(spec)
+    module_name, factory_name = split_spec(spec)
     module = _import(module_name, Path(cwd) if cwd is not None else Path.cwd())
     factory: Any = module
     for part in factory_name.split("."):
@@ -155,7 +155,8 @@ def load_case(spec: str, *, cwd: str | Path | None = None) -> ModelCase:
     return _case(spec, result)
 
 
-def _split(spec: str) -> tuple[str, str]:
+def split_spec(spec: str) -> tuple[str, str]:
+    """``(MODULE, FACTORY)`` of a spec, or a ``SpecError`` that shows the expected form."""
     module_name, sep, factory_name = spec.strip().rpartition(":")
     if (
         not sep

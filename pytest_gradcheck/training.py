@@ -398,9 +398,8 @@ class _Run:
                     return
             if overfit:
                 # The loss after the last step, so that the curve shows where the run ended.
-                with torch.no_grad():
-                    _, loss = _loss(_call(model, inputs), target, loss_fn)
-                self.losses.append(float(loss))
+                _, loss = _loss(_call(model, inputs), target, loss_fn)
+                self.losses.append(float(loss.detach()))
 
     def _updates(
         self, stepped: list[nn.Parameter], before: list[torch.Tensor]
