@@ -236,7 +236,9 @@ class _DropoutRecorder:
         label = _DROPOUTS[func]
         where, module = self.stack[-1] if self.stack else ("", self.model)
         if _is_dropout_module(module):
+            # A module claims its own ``p``, whatever its forward passes on.
             name, function = where or "<model>", type(module).__name__
+            rate = float(getattr(module, "p", rate))
         else:
             name, function = f"{where or '<model>'}/{label}", label
         site = self.found.setdefault(
