@@ -114,9 +114,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"spec": args.spec, "ok": False, "exit_code": 2, "error": message}))
         return EXIT_USAGE
 
+    from pytest_gradcheck.model_check import SpecError, load_case, run_checks, split_spec
+
     try:
+        split_spec(args.spec)  # a malformed spec fails before torch is imported
         bounds = _bounds(args.bound)
-    except BoundsError as error:
+    except (SpecError, BoundsError) as error:
         return usage_error(str(error))
     if args.plot:
         from pytest_gradcheck.plot import matplotlib_available
@@ -131,8 +134,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"e.g. `pip install 'nnlint[gradcheck]'`",
             error,
         )
-    from pytest_gradcheck.model_check import SpecError, load_case, run_checks
-
     try:
         if args.seed is not None:
             torch.manual_seed(args.seed)
