@@ -536,18 +536,31 @@ class GradcheckModelItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, None, str]:
-        return self.path, None, f"gradcheck model {self.spec}"
+        return self.path, None, self.nodeid
+
+
+class GradcheckModels(pytest.Collector):
+    """The ``--gradcheck-model`` items of the run: node ids ``gradcheck_model::MODULE:FACTORY``."""
+
+    def collect(self) -> list[pytest.Item]:
+        return [
+            GradcheckModelItem.from_parent(self, name=spec, spec=spec)
+            for spec in self.config.getoption("gradcheck_model") or ()
+        ]
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    # tryfirst: the items exist before -k and -m deselect, so both apply to them too.
-    for spec in config.getoption("gradcheck_model") or ():
-        items.append(
-            GradcheckModelItem.from_parent(session, name=f"gradcheck_model[{spec}]", spec=spec)
-        )
+    if not config.getoption("gradcheck_model"):
+        return
+    # Collected through pytest's own machinery, so they are counted and reported like tests;
+    # tryfirst, so that -k and -m deselect among them too.
+    collector = GradcheckModels.from_parent(
+        session, name="gradcheck_model", nodeid="gradcheck_model"
+    )
+    items.extend(session.genitems(collector))
 
 
 # --------------------------------------------------------------------------------------------
