@@ -94,7 +94,8 @@ class DropoutReport:
     def summary_line(self) -> str:
         mode = "eval deterministic" if self.eval_deterministic else "eval NOT deterministic"
         verdict = "ok" if self.ok else f"{len(self.problems)} problem(s)"
-        return f"dropout: {len(self.sites)} site(s) in {self.model}, {mode}, {verdict}"
+        sites = f"{len(self.sites)} site(s)" if self.sites else "none"
+        return f"dropout: {sites} in {self.model}, {mode}, {verdict}"
 
     def format_table(self) -> str:
         if not self.sites:

@@ -88,7 +88,9 @@ class ModelCheck:
             lines.append(f"gradient probe: {probe.summary_line()}")
         else:
             lines += ["gradient probe:", *_indented(probe.format_failure())]
-        lines += ["", self.dropout.summary_line(), self.dropout.format_table()]
+        lines += ["", self.dropout.summary_line()]
+        if self.dropout.sites:
+            lines.append(self.dropout.format_table())
         if not self.dropout.ok:
             lines.append(format_problems(self.dropout.problems))
         lines.append("")
