@@ -21,14 +21,13 @@ EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 
 
-def _positive_int(text: str) -> int:
+def _steps(text: str) -> int:
+    from pytest_gradcheck.model_check import parse_steps
+
     try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+        return parse_steps(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _seed(text: str) -> int | None:
@@ -60,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--steps",
-        type=_positive_int,
+        type=_steps,
         default=None,
         metavar="N",
         help="run the short-run checks for N optimizer steps (default: 5 steps, and only when "

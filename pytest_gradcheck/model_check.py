@@ -157,6 +157,17 @@ def load_case(spec: str, *, cwd: str | Path | None = None) -> ModelCase:
     return _case(spec, result)
 
 
+def parse_steps(text: str) -> int:
+    """A step count from the command line; ValueError says what was expected."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def split_spec(spec: str) -> tuple[str, str]:
     """``(MODULE, FACTORY)`` of a spec, or a ``SpecError`` that shows the expected form."""
     module_name, sep, factory_name = spec.strip().rpartition(":")

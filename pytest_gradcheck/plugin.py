@@ -180,23 +180,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _validate_model_options(config: pytest.Config) -> int | None:
     """Check ``--gradcheck-model`` specs and ``--gradcheck-steps`` at start-up; the steps."""
-    for spec in config.getoption("gradcheck_model") or ():
-        from pytest_gradcheck.model_check import SpecError, split_spec
+    specs = config.getoption("gradcheck_model") or ()
+    steps = config.getoption("gradcheck_steps")
+    if not specs and steps is None:
+        return None  # the common case imports nothing more
+    from pytest_gradcheck.model_check import SpecError, parse_steps, split_spec
 
+    for spec in specs:
         try:
             split_spec(spec)
         except SpecError as error:
             raise pytest.UsageError(f"--gradcheck-model: {error}") from None
-    steps = config.getoption("gradcheck_steps")
     if steps is None:
         return None
     try:
-        value = int(steps)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise pytest.UsageError(f"--gradcheck-steps: expected a positive integer, got {steps!r}")
-    return value
+        return parse_steps(steps)
+    except ValueError as error:
+        raise pytest.UsageError(f"--gradcheck-steps: {error}") from None
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -347,14 +347,7 @@ class GradcheckFixture:
         mode. Returns the ``GradientReport``; raises ``AssertionError`` with the diagnosis.
         """
         __tracebackhide__ = True
-        try:
-            effective = self.bounds.merged(bounds, source="gradcheck(...)")
-        except BoundsError as error:
-            problem = str(error)
-        else:
-            problem = None
-        if problem is not None:
-            pytest.fail(problem, pytrace=False)
+        effective = self._merged(bounds)
         _import_torch()
         from pytest_gradcheck._probe import probe
 
@@ -440,11 +433,13 @@ class GradcheckFixture:
         return assert_dropout_healthy(model, inputs, seed=self._settings.seed)
 
     def _merged(self, bounds: dict[str, Any]) -> Bounds:
+        """The fixture's bounds with a call's keywords applied; a bad one fails the test."""
         __tracebackhide__ = True
         try:
             return self.bounds.merged(bounds, source="gradcheck(...)")
         except BoundsError as error:
             problem = str(error)
+        # Outside the except block, so pytest shows one message rather than a chained pair.
         pytest.fail(problem, pytrace=False)
 
     def _record(self, report: GradientReport, bounds: Bounds) -> None:
