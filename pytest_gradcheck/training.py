@@ -404,9 +404,13 @@ class _Run:
     def _updates(
         self, stepped: list[nn.Parameter], before: list[torch.Tensor]
     ) -> list[LayerUpdate]:
+        device = stepped[0].device if stepped else torch.device("cpu")
         with torch.no_grad():
-            sums = [((p - b).abs().sum(), b.abs().sum()) for p, b in zip(stepped, before)]
-            values = torch.stack([torch.stack(pair).float().cpu() for pair in sums]).tolist()
+            sums = [
+                torch.stack([(p - b).abs().sum(), b.abs().sum()]).float().to(device)
+                for p, b in zip(stepped, before)
+            ]
+            values = torch.stack(sums).tolist() if sums else []  # one host transfer
         by_layer: dict[str, list[float]] = {}
         owned: dict[str, list[tuple[str, nn.Parameter]]] = {}
         for p, (delta, weight) in zip(stepped, values):
@@ -430,9 +434,12 @@ class _Run:
         return updates
 
     def _nonfinite_layers(self, params: list[nn.Parameter]) -> list[str]:
+        if not params:
+            return []
+        device = params[0].device
         with torch.no_grad():
-            finite = torch.stack([torch.isfinite(p).all().cpu() for p in params])
-            if bool(finite.all()):
+            finite = torch.stack([torch.isfinite(p).all().to(device) for p in params])
+            if bool(finite.all()):  # one host transfer per step
                 return []
             flags = finite.tolist()
         layers: list[str] = []
