@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         help="seed torch before the factory and each check ('none': leave the RNG; default 0)",
     )
     parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also list every layer's gradient numbers and update-to-weight ratio",
+    )
+    parser.add_argument(
         "--traceback", action="store_true", help="show the traceback behind a usage error"
     )
     return parser
@@ -153,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if as_json:
         print(json.dumps(check.to_dict(), indent=2))
     else:
-        print(check.format_text())
+        print(check.format_text(verbose=args.verbose))
     return check.exit_code
 
 

@@ -78,8 +78,9 @@ class ModelCheck:
     def exit_code(self) -> int:
         return 0 if self.ok else 1
 
-    def format_text(self) -> str:
-        """The report: one section per check, the problems under the check that found them."""
+    def format_text(self, *, verbose: bool = False) -> str:
+        """The report: one section per check, the problems under the check that found them;
+        ``verbose`` adds every layer's gradient and update numbers."""
         from pytest_gradcheck.training import format_problems
 
         lines = [f"pytest-gradcheck {self.spec}", ""]
@@ -88,6 +89,8 @@ class ModelCheck:
             lines.append(f"gradient probe: {probe.summary_line()}")
         else:
             lines += ["gradient probe:", *_indented(probe.format_failure())]
+        if verbose:
+            lines += _indented(probe.format_table(problems_only=False))
         lines += ["", self.dropout.summary_line()]
         if self.dropout.sites:
             lines.append(self.dropout.format_table())
@@ -99,6 +102,8 @@ class ModelCheck:
         else:
             types = {update.name: update.type for update in self.training.updates}
             lines += [self.training.summary_line(), f"  {self.training.format_curve()}"]
+            if verbose:
+                lines += _indented(self.training.format_table())
             if not self.training.ok:
                 lines.append(format_problems(self.training.problems, types))
         if self.notes:

@@ -28,6 +28,7 @@ from pytest_gradcheck.bounds import Bounds
 from pytest_gradcheck.checks import DEAD_RELU, NON_FINITE, _problem, is_ignored
 from pytest_gradcheck.report import GradientReport, Problem
 from pytest_gradcheck.report import _fmt as fmt_number
+from pytest_gradcheck.report import _render as render_rows
 
 __all__ = [
     "DEFAULT_OPTIMIZER",
@@ -146,6 +147,23 @@ class TrainingReport:
         if shown[-1] != len(losses) - 1:
             shown.append(len(losses) - 1)
         return "loss by step: " + "  ".join(f"{i}: {_f(losses[i])}" for i in shown)
+
+    def format_table(self) -> str:
+        """Every layer's update-to-weight ratio after the first step, then the units killed."""
+        if not self.updates:
+            return "no optimizer step was taken"
+        rows = [("layer", "type", "update/weight", "log10")]
+        for u in self.updates:
+            rows.append((u.name or "<model>", u.type, _f(u.ratio), _f(u.log10)))
+        text = render_rows(rows)
+        if self.killed:
+            killed = [("activation", "kind", "units", "dead before", "dead after")]
+            for k in self.killed:
+                killed.append(
+                    (k.name, k.kind, str(k.units), f"{k.dead_before:.1%}", f"{k.dead_after:.1%}")
+                )
+            text += "\n\n" + render_rows(killed)
+        return text
 
     def format_failure(self) -> str:
         lines = [self.summary_line(), f"  {self.format_curve()}"]

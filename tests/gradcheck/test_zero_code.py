@@ -176,3 +176,12 @@ def test_the_module_entry_point_exits_with_the_contract_codes() -> None:
     assert "Dropout has rate 1" in broken.stdout
     assert usage.stderr.startswith("pytest_gradcheck: error: bad model spec")
     assert "Traceback" not in usage.stderr
+
+
+def test_verbose_lists_every_layers_gradient_and_update(in_demo, capsys) -> None:
+    code, out, _ = run_main(capsys, "model_factories:high_learning_rate", "-v")
+
+    assert code == 1
+    assert "module  type    grad norm" in out
+    assert "layer  type    update/weight  log10" in out
+    assert "dead before  dead after" in out
