@@ -200,6 +200,9 @@ def _import(module_name: str, cwd: Path) -> Any:
             # Sibling imports of the file work as they do when it is run as a script.
             _prepend(str(path.parent))
             name = f"_gradcheck_factory_{path.stem}"
+            loaded = sys.modules.get(name)
+            if loaded is not None and getattr(loaded, "__file__", None) == str(path):
+                return loaded  # several specs from one file share one import
             spec = importlib.util.spec_from_file_location(name, path)
             if spec is None or spec.loader is None:
                 raise SpecError(f"cannot import {module_name!r}: not a Python module")

@@ -31,7 +31,10 @@ def test_bounds_named_by_the_catalog_exist() -> None:
     )
     for name in Bounds.names():
         if name != "ignore":
-            assert name in text, f"no failure mode says which check uses the bound {name}"
+            assert name in text, (
+                f"no failure mode names the check that uses the bound {name}: add it to the "
+                f"dynamic_checks of its failure mode in nnlint/catalog.py"
+            )
 
 
 def test_static_rules_come_from_the_rule_registry() -> None:
