@@ -296,6 +296,7 @@ def run_checks(
                 steps=steps if steps is not None else DEFAULT_STEPS,
                 bounds=bounds,
                 seed=seed,
+                start=report,  # the probe above measured the same weights, batch and seed
             )
     except GradcheckUsageError as error:
         raise SpecError(f"{case.spec}: {error}") from error

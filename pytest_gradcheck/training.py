@@ -226,6 +226,7 @@ def short_run(
     steps: int = DEFAULT_STEPS,
     bounds: Bounds | None = None,
     seed: int | None = 0,
+    start: GradientReport | None = None,
 ) -> TrainingReport:
     """Train a deep copy of ``model`` for ``steps`` optimizer steps on one batch and judge it.
 
@@ -235,7 +236,8 @@ def short_run(
     of any ReLU's units (measured by the gradient probe before and after), and no NaN/Inf
     appears in the loss or the weights. ``inputs``, ``target`` and ``loss_fn`` mean what they
     mean for :func:`pytest_gradcheck.probe`. ``seed`` seeds torch for the run (None: the current
-    RNG); the RNG state is restored afterwards either way.
+    RNG); the RNG state is restored afterwards either way. ``start``, a probe of ``model`` on the
+    same batch and seed, is reused as the measurement before the run instead of probing again.
     """
     __tracebackhide__ = True
     bounds = _bounds(bounds)
@@ -243,11 +245,11 @@ def short_run(
         raise GradcheckUsageError(f"steps must be a positive integer, got {steps!r}")
     run = _Run(model, optimizer, optimizer_kwargs, seed)
     with run:
-        before = probe(run.model, inputs, target, loss_fn, bounds=bounds)
+        before = start if start is not None else probe(run.model, inputs, target, loss_fn)
         run.train(inputs, target, loss_fn, steps)
         after = None
         if run.nonfinite is None:
-            after = probe(run.model, inputs, target, loss_fn, bounds=bounds)
+            after = probe(run.model, inputs, target, loss_fn)
             run.losses.append(after.loss if after.loss is not None else math.nan)
     report = run.report("short run")
     if after is not None:

@@ -274,3 +274,19 @@ def test_report_to_dict_is_json_safe(batch) -> None:
 
     assert data["nonfinite"]["step"] == report.nonfinite.step
     assert data["ok"] is False
+
+
+def test_a_start_probe_of_the_same_batch_and_seed_replaces_the_first_probe(batch) -> None:
+    from pytest_gradcheck import probe
+
+    torch.manual_seed(0)
+    model = nn.Sequential(relu_net(64), nn.Dropout(0.3))
+    alone = short_run(model, *batch, optimizer=sgd(10.0), seed=0)
+    reused = short_run(
+        model, *batch, optimizer=sgd(10.0), seed=0, start=probe(model, *batch, seed=0)
+    )
+
+    assert alone.losses == reused.losses
+    assert [(k.name, k.dead_before, k.dead_after) for k in alone.killed] == [
+        (k.name, k.dead_before, k.dead_after) for k in reused.killed
+    ]
