@@ -10,6 +10,7 @@ import sys
 import warnings
 
 import pytest
+from fuzz_sources import python_accepts
 
 from nnlint.engine import LintSettings, lint_source
 from nnlint.syntax import LIBCST_MAX_DEPTH, compile_problem, decode
@@ -26,16 +27,6 @@ def lint(source: str | bytes, **kwargs):
 
 def found(source: str | bytes, **kwargs) -> list[tuple[str, int]]:
     return [(f.code, f.line) for f in lint(source, **kwargs).findings]
-
-
-def python_accepts(source: bytes) -> bool:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(source, "f.py", "exec", dont_inherit=True)
-        return True
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
 
 
 # -- the run itself: nothing deep reaches libcst's native parser ------------------------------
