@@ -14,10 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from linter_samples import DROPOUT_ONE, FUNCTIONAL_DROPOUT
 
 from nnlint import runner
 from nnlint.cache import CACHE_LAYOUT, ResultCache, SettingsCache, seal
+from nnlint.cli import cli
 from nnlint.config import ConfigError, RuleSelection, default_config, load_config, resolve
 from nnlint.files import FileChanged, ReadOnlyFile, read_regular_file, write_fix_in_place
 from nnlint.findings import Finding
@@ -227,20 +229,30 @@ FIXABLE_VARIANTS = {
 }
 
 
+def invoke_in(folder: Path, *args: str, monkeypatch) -> Result:
+    monkeypatch.chdir(folder)
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
 @pytest.mark.skipif(shutil.which("patch") is None, reason="needs GNU patch")
 @pytest.mark.parametrize("source", FIXABLE_VARIANTS.values(), ids=FIXABLE_VARIANTS.keys())
-def test_diff_output_applies_with_patch_and_equals_the_fix(tmp_path, source: bytes):
+def test_diff_output_applies_with_patch_and_equals_the_fix(tmp_path, source: bytes, monkeypatch):
+    monkeypatch.delenv("NNLINT_CACHE_DIR", raising=False)
     diffed, fixed = tmp_path / "diffed", tmp_path / "fixed"
     for folder in (diffed, fixed):
         folder.mkdir()
         (folder / "head.py").write_bytes(source)
-    done = nnlint("check", "--no-cache", "--diff", "head.py", cwd=diffed)
-    assert done.returncode == 1 and done.stdout.startswith(b"--- head.py")
+    done = invoke_in(diffed, "check", "--no-cache", "--diff", "head.py", monkeypatch=monkeypatch)
+    assert done.exit_code == 1 and done.stdout_bytes.startswith(b"--- head.py")
     applied = subprocess.run(
-        ["patch", "-p0", "--batch", "--silent"], cwd=diffed, input=done.stdout, capture_output=True
+        ["patch", "-p0", "--batch", "--silent"],
+        cwd=diffed,
+        input=done.stdout_bytes,
+        capture_output=True,
     )
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    assert nnlint("check", "--no-cache", "--fix", "head.py", cwd=fixed).returncode == 0
+    done = invoke_in(fixed, "check", "--no-cache", "--fix", "head.py", monkeypatch=monkeypatch)
+    assert done.exit_code == 0
     assert (diffed / "head.py").read_bytes() == (fixed / "head.py").read_bytes()
     assert (fixed / "head.py").read_bytes() == source.replace(
         b"p=0.2)", b"p=0.2, training=self.training)"
