@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import keyword
 import re
 import sys
 import tokenize
@@ -359,6 +360,8 @@ class _Region:
     first: int
     last: int
     first_token: str = ""
+    # A Python 2 ``print x`` / ``exec code`` statement (a name or literal right after the word).
+    python2_statement: bool = False
     # A compound statement's header (``def f(a, (b, c)):``), which needs a header placeholder.
     is_header: bool = False
 
@@ -377,9 +380,9 @@ _HEADER_PLACEHOLDER = {
     "try": b"try:",
 }
 _CONTINUATION_KEYWORDS = frozenset({"else", "elif", "except", "finally"})
-# Each repair is one compile of the file; a Python 2 file with hundreds of print statements
-# needs hundreds.
-MAX_REPAIRS = 1000
+# Each repair is one compile of the file (a few ms for a large one); Python 2 print and exec
+# statements, the common case by far, are blanked all at once before the first repair.
+MAX_REPAIRS = 200
 
 
 def _logical_regions(text: str) -> tuple[list[_Region], int]:
@@ -391,6 +394,7 @@ def _logical_regions(text: str) -> tuple[list[_Region], int]:
     regions: list[_Region] = []
     start: int | None = None
     first_token = last_significant = ""
+    python2_statement = False
     stopped = 0
     try:
         for token in tokenize.generate_tokens(lambda: next(normalized, "")):
@@ -402,12 +406,23 @@ def _logical_regions(text: str) -> tuple[list[_Region], int]:
             if kind == tokenize.NEWLINE:
                 if start is not None:
                     regions.append(
-                        _Region(start, token.start[0], first_token, last_significant == ":")
+                        _Region(
+                            start,
+                            token.start[0],
+                            first_token,
+                            python2_statement,
+                            last_significant == ":",
+                        )
                     )
                 start, first_token, last_significant = None, "", ""
                 continue
             if start is None:
-                start, first_token = token.start[0], token.string
+                start, first_token, python2_statement = token.start[0], token.string, False
+            elif last_significant == first_token and first_token in ("print", "exec"):
+                python2_statement = token.string == ">>" or (
+                    kind in (tokenize.STRING, tokenize.NUMBER, tokenize.NAME)
+                    and not keyword.iskeyword(token.string)
+                )
             last_significant = token.string
     except (tokenize.TokenError, SyntaxError):
         stopped = start if start is not None else (regions[-1].last + 1 if regions else 1)
@@ -550,6 +565,15 @@ def blank_rejected(
     blanked: set[tuple[int, int]] = set()
     problem: SyntaxProblem | None = first
     text = decoded.text
+    if "Python 2 code?" in first.message:
+        # A Python 2 file has print statements by the hundred: blank them all at once rather
+        # than one compile each.
+        for region in regions:
+            if region.python2_statement and _blank(buffer, lines, region):
+                blanked.add((region.first, region.last))
+        if blanked:
+            text = bytes(buffer).decode(decoded.encoding)
+            problem = judge(text)
     for _ in range(MAX_REPAIRS):
         if problem is None:
             return Blanked(bytes(buffer), tuple(sorted({first for first, _ in blanked})))

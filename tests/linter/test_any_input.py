@@ -155,6 +155,18 @@ def test_python2_keras_script_gets_nn001_and_its_dropout_finding() -> None:
     assert not findings[1].fixable
 
 
+def test_hundreds_of_print_statements_are_blanked_at_once(monkeypatch) -> None:
+    import nnlint.syntax
+
+    # Far fewer repairs than statements: they must not be blanked one compile at a time.
+    monkeypatch.setattr(nnlint.syntax, "MAX_REPAIRS", 3)
+    body = "".join(
+        f"def step{i}(x):\n    print 'step', x\n    print >>log, x\n" for i in range(300)
+    )
+    source = HEAD + body + DROPOUT_ONE
+    assert found(source) == [("NN001", 3), ("NN401", source.count("\n"))]
+
+
 @pytest.mark.parametrize(
     ("line", "hint"),
     [
