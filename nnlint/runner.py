@@ -168,9 +168,12 @@ def _init_worker(started: Any) -> None:
     _STARTED = started
 
 
-def _tracked_task(task: _Task) -> tuple[int, FileResult]:
-    _mark_started(task[0])
-    return _lint_task(task)
+def _tracked_chunk(chunk: list[_Task]) -> list[tuple[int, FileResult]]:
+    results = []
+    for task in chunk:
+        _mark_started(task[0])
+        results.append(_lint_task(task))
+    return results
 
 
 def _lint_tasks(tasks: list[_Task], jobs: int, notes: list[str]) -> list[tuple[int, FileResult]]:
@@ -185,8 +188,8 @@ def _lint_tasks(tasks: list[_Task], jobs: int, notes: list[str]) -> list[tuple[i
         if crashed is None:
             break
         notes.append(
-            f"a worker process died ({crashed}); its files were linted again one by one, "
-            "and the others in a new pool"
+            f"a worker process died ({crashed}); the files it was linting were linted again one "
+            "by one, and the others in a new pool"
         )
         # Each file that was being linted when the pool broke runs alone, so the one that kills
         # its process is found and reported, and no other finding is lost.
@@ -198,24 +201,28 @@ def _lint_tasks(tasks: list[_Task], jobs: int, notes: list[str]) -> list[tuple[i
 def _pool_round(
     tasks: list[_Task], jobs: int
 ) -> tuple[list[tuple[int, FileResult]], str | None, list[_Task], list[_Task]]:
-    """Run ``tasks`` in a pool: (results, how a worker died or None, tasks that were running
-    when it died, tasks not started yet)."""
+    """Run ``tasks`` in a pool: (results, how a worker died or None, the tasks that were being
+    linted when it died, the other tasks without a result)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     started = multiprocessing.SimpleQueue()
     workers = min(jobs, len(tasks))
+    # Several chunks per worker so one slow file does not leave the others idle; chunks, not
+    # single files, because each submission costs a round trip.
+    size = max(1, len(tasks) // (workers * 4))
+    chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
     done: list[tuple[int, FileResult]] = []
     broken: str | None = None
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(started,))
     try:
-        futures = {pool.submit(_tracked_task, task): task for task in tasks}
+        futures = [pool.submit(_tracked_chunk, chunk) for chunk in chunks]
         # The executor forgets its processes once broken: keep them to tell how one died.
         processes = list(getattr(pool, "_processes", {}).values())
-        for future, _task in futures.items():
+        for future in futures:
             try:
-                done.append(future.result())
+                done.extend(future.result())
             except BrokenProcessPool:
                 broken = _exit_codes(processes)
                 break
@@ -223,19 +230,22 @@ def _pool_round(
         pool.shutdown(wait=True, cancel_futures=True)
     if broken is None:
         return done, None, [], []
-    finished = {index for index, _ in done}
     for future in futures:
         if future.done() and not future.cancelled() and future.exception() is None:
-            index, result = future.result()
-            if index not in finished:
-                done.append((index, result))
-                finished.add(index)
-    began = set()
+            done.extend(future.result())
+    finished = {index for index, _ in done}
+    done = list({index: (index, result) for index, result in done}.values())
+    # A worker runs its chunk in order: the last file each process started is the one it was
+    # on when the pool broke; the files it started before finished, but their chunk's results
+    # were lost with it, so they simply run again.
+    last_by_process: dict[int, int] = {}
     while not started.empty():
-        began.add(started.get()[1])
+        pid, index = started.get()
+        last_by_process[pid] = index
+    in_flight = set(last_by_process.values())
     left = [t for t in tasks if t[0] not in finished]
-    suspects = [t for t in left if t[0] in began]
-    return done, broken, suspects, [t for t in left if t[0] not in began]
+    suspects = [t for t in left if t[0] in in_flight]
+    return done, broken, suspects, [t for t in left if t[0] not in in_flight]
 
 
 def _exit_codes(processes: list[Any]) -> str:
