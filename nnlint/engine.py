@@ -237,7 +237,24 @@ def lint_source(
 
     With ``fix=True``, the safe fixes of enabled fixable rules are applied: ``fixed_source`` is
     the whole new file (proved to parse) and ``findings`` are those that remain.
+
+    The cyclic GC is off for the whole file: a syntax tree is hundreds of thousands of acyclic
+    objects freed by reference counting, and a collection while it is alive scans all of them
+    (pausing only the parse deferred that cost to the first allocation after it: about a third
+    of the parse time on timm). Collection resumes once the tree is gone.
     """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _lint_source(source, path, settings, fix=fix)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _lint_source(
+    source: bytes, path: str, settings: LintSettings, *, fix: bool = False
+) -> FileResult:
     result = FileResult(path=path)
     if not could_have_findings(source, settings):
         if SYNTAX_ERROR in settings.enabled:
@@ -294,7 +311,7 @@ def lint_source(
         applied = apply_fixes(module, fixes) if fixes else None
         if applied is not None:
             new_source, count = applied
-            refreshed = lint_source(new_source, path, settings, fix=False)
+            refreshed = _lint_source(new_source, path, settings, fix=False)
             refreshed.fixed_source = new_source
             refreshed.fixed_count = count
             return refreshed
