@@ -1,7 +1,8 @@
 """Assertion helpers: run the probe, fail with a diagnosis table and the catalog's remedies.
 
 Every helper takes ``(model, inputs, target=None, loss_fn=None)``, optional ``bounds=Bounds(...)``
-and bound keyword arguments (``max_dead_fraction=0.3``), and returns the ``GradientReport``.
+and bound keyword arguments (``max_dead_fraction=0.3``), ``full_output=True`` to give ``loss_fn``
+the model's whole output, and returns the ``GradientReport``.
 A NaN/Inf anywhere fails every helper, since no other measurement means anything then.
 """
 
@@ -47,6 +48,7 @@ class Assertion(Protocol):
         bounds: Bounds | None = None,
         train: bool = True,
         seed: int | None = None,
+        full_output: bool = False,
         **bound_kwargs: Any,
     ) -> GradientReport: ...
 
@@ -63,6 +65,7 @@ def _assertion(name: str, selected: Callable[[Problem], bool], doc: str) -> Asse
         bounds: Bounds | None = None,
         train: bool = True,
         seed: int | None = None,
+        full_output: bool = False,
         **bound_kwargs: Any,
     ) -> GradientReport:
         __tracebackhide__ = True
@@ -72,7 +75,16 @@ def _assertion(name: str, selected: Callable[[Problem], bool], doc: str) -> Asse
         if not isinstance(base, Bounds):
             raise BoundsError(f"{name}: bounds must be a Bounds, got {type(base).__name__}")
         merged = base.merged(bound_kwargs, source=name)
-        report = probe(model, inputs, target, loss_fn, bounds=merged, train=train, seed=seed)
+        report = probe(
+            model,
+            inputs,
+            target,
+            loss_fn,
+            bounds=merged,
+            train=train,
+            seed=seed,
+            full_output=full_output,
+        )
         failing = [p for p in report.problems if p.code == NON_FINITE or selected(p)]
         if failing:
             raise AssertionError(report.format_failure(failing))

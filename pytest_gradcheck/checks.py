@@ -33,6 +33,9 @@ CHECK_ORDER = (NON_FINITE, DEAD_RELU, SATURATION, EXPLODING, VANISHING, NO_GRADI
 #: of exploding gradients (a 1000x too-large layer stands out; healthy models stay within ~4x).
 CULPRIT_GAIN_FACTOR = 20.0
 
+#: A median weight gain (RMS x sqrt(fan_in)) above this is a too-large initialization everywhere.
+LARGE_GAIN = 3.0
+
 _RECURRENT_TYPES = ("LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell")
 
 
@@ -139,6 +142,13 @@ def measurements(report: GradientReport, bounds: Bounds) -> list[Measurement]:
     found: list[Measurement] = []
     ignore = bounds.ignore
     if report.nonfinite is None:
+        pair = report.vanishing_pair
+        if report.vanishing_ratio is not None and pair is not None:
+            span = f"{pair[0]} / {pair[1]}"
+            # One first/last ratio, two bounds: too small is vanishing, too large is exploding.
+            # It comes first: it says what the per-layer values below it add up to.
+            found.append(Measurement("min_vanishing_ratio", report.vanishing_ratio, span))
+            found.append(Measurement("max_exploding_ratio", report.vanishing_ratio, span))
         for layer in report.layers:
             if is_ignored(layer.name, ignore):
                 continue
@@ -148,12 +158,6 @@ def measurements(report: GradientReport, bounds: Bounds) -> list[Measurement]:
             # min_grad_norm is about weight layers: norm scales and biases are smaller by nature.
             if layer.is_weight_layer and layer.grad_rms is not None and layer.grad_rms > 0:
                 found.append(Measurement("min_grad_norm", layer.grad_rms, name))
-        pair = report.vanishing_pair
-        if report.vanishing_ratio is not None and pair is not None:
-            span = f"{pair[0]} / {pair[1]}"
-            # One first/last ratio, two bounds: too small is vanishing, too large is exploding.
-            found.append(Measurement("min_vanishing_ratio", report.vanishing_ratio, span))
-            found.append(Measurement("max_exploding_ratio", report.vanishing_ratio, span))
     for act in report.activations:
         if is_ignored(act.name, ignore):
             continue
@@ -235,17 +239,17 @@ def _activation_problem(
             m.value,
             (bound, m.bound_name),
             f"{m.value:.0%} of {act.units} {units} are 0 for every example of the batch",
-            "units are 0 for every example of the batch",
+            "fraction of units 0 for the whole batch",
             remedy=remedies.dead_relu(),
         )
-    what = f"{act.kind} {act.unit_kind}s" if act.unit_kind in ("gate", "cell") else act.kind
     return _problem(
         SATURATION,
         act.name,
         m.value,
         (bound, m.bound_name),
-        f"{m.value:.0%} of the {what} outputs ({act.units} units) sit within 1% of a limit",
-        f"{what} outputs sit at a limit",
+        f"{m.value:.0%} of the {act.kind} outputs ({act.units} {act.unit_kind}s wide) sit "
+        f"within 1% of a limit",
+        f"fraction of {act.kind} outputs at a limit",
         remedy=remedies.saturation(act),
     )
 
@@ -268,7 +272,7 @@ def _gradient_problem(
             limit,
             f"gradient norm {_g(m.value)} is above max_grad_norm {_g(bound)}"
             + (" (a recurrent layer: it grows over time steps, not layers)" if recurrent else ""),
-            "gradient norm above max_grad_norm",
+            "gradient norm",
             note=_culprit(layers),
             remedy=remedies.exploding(),
         )
@@ -279,7 +283,7 @@ def _gradient_problem(
             m.value,
             limit,
             f"gradient RMS {_g(m.value)} per element is below min_grad_norm {_g(bound)}",
-            "gradient RMS per element below min_grad_norm",
+            "gradient RMS per element",
             remedy=remedies.vanishing(),
         )
     first, last = (report.vanishing_pair or ("<model>", "<model>"))[:2]
@@ -290,7 +294,7 @@ def _gradient_problem(
             first,
             m.value,
             limit,
-            f"gradient RMS of {first} is {_g(m.value)}x that of {last}, the same role deeper; "
+            f"gradient RMS of {first} is {_g(m.value)}x that of {last} (same role, deeper); "
             f"gradients grow {growth}x per layer toward the input",
             "gradients grow toward the input",
             note=_culprit(layers),
@@ -301,7 +305,7 @@ def _gradient_problem(
         first,
         m.value,
         limit,
-        f"gradient RMS of {first} is {_g(m.value)} of that of {last}, the same role deeper; "
+        f"gradient RMS of {first} is {_g(m.value)} of that of {last} (same role, deeper); "
         f"gradients shrink to {growth}x per layer toward the input",
         "gradients shrink toward the input",
         remedy=remedies.vanishing(),
@@ -325,7 +329,7 @@ def _no_gradient_problems(
                 None,
                 f"{_plural(layer.no_grad)} require grad but got no gradient"
                 + ("" if called else " (the module was never called in forward)"),
-                "got no gradient" if called else "never called in forward",
+                "no gradient" if called else "no gradient: never called in forward",
                 note=hint,
                 remedy=remedies.no_gradient(called=called),
             )
@@ -344,7 +348,9 @@ def _no_gradient_problems(
                     f"{_plural(layer.zero_grad)} got an exactly zero gradient",
                     "exactly zero gradient",
                     note=f"likely cause: {cause}" if cause else "",
-                    remedy=remedies.dead_relu() if dead else remedies.no_gradient(called=True),
+                    remedy=remedies.blocked_by_dead_units()
+                    if dead
+                    else remedies.no_gradient(called=True),
                 )
             )
     return problems
@@ -388,6 +394,12 @@ def _culprit(layers: list[LayerStats]) -> str:
             f"culprit: {worst.name or '<model>'} ({worst.type}), whose weight gain "
             f"{_g(gain)} is {_g(gain / median)}x the median of the other layers"
         )
+    overall = statistics.median(g for g, _ in gains)
+    if overall > LARGE_GAIN:
+        return (
+            f"the weights are large everywhere: median weight gain {_g(overall)} "
+            f"(PyTorch's default init gives about 0.6, Kaiming about 1.4)"
+        )
     return ""
 
 
@@ -427,6 +439,9 @@ class _Remedies:
 
     def dead_relu(self) -> str:
         return catalog.get(DEAD_RELU).remedy
+
+    def blocked_by_dead_units(self) -> str:
+        return "revive the dead units (see dead-relu): no gradient passes them to the layers before"
 
     def saturation(self, act: ActivationStats) -> str:
         if act.unit_kind in ("gate", "cell"):

@@ -241,7 +241,7 @@ class GradientReport:
             lines.append(f"  ... and {rest} more (report.format_table() lists them all)")
         notes = list(dict.fromkeys(p.note for group in shown for p in group if p.note))
         lines += [f"  {note}" for note in notes[:_MAX_NOTES]]
-        if self.nonfinite is not None:
+        if self.nonfinite is not None and not any(p.code == "non-finite" for p in problems):
             lines.append(f"  first non-finite value: {self.nonfinite.detail}")
         remedies: dict[str, Problem] = {}
         for p in problems:
@@ -273,30 +273,27 @@ def _group(problems: list[Problem]) -> list[list[Problem]]:
 
 def _group_line(group: list[Problem], types: dict[str, str]) -> str:
     first = group[0]
-    if len(group) == 1:
-        where = f"{first.module} ({types[first.module]})" if first.module in types else first.module
-        limit = (
-            ""
-            if first.bound is None
-            else f" ({_relation(first)} {_fmt(first.bound)} {first.bound_name})"
-        )
-        return f"{where}: {first.message}{limit}"
-    kinds = sorted({types.get(p.module, "") for p in group} - {""})
-    what = f"{len(group)} {'/'.join(kinds) if len(kinds) <= 2 else 'module'} layers"
-    if all(p.module not in types for p in group):
-        what = f"{len(group)} sites"
-    where = f"{first.module} .. {group[-1].module} ({what})"
-    values = [p.value for p in group if p.value is not None]
-    measured = ""
-    if values:
-        low, high = min(values), max(values)
-        measured = f" {_fmt(low)}" if low == high else f" {_fmt(low)} .. {_fmt(high)}"
     limit = (
         ""
         if first.bound is None
         else f" ({_relation(first)} {_fmt(first.bound)} {first.bound_name})"
     )
-    return f"{where}: {first.reason}{measured}{limit}"
+    if len(group) == 1:
+        where = f"{first.module} ({types[first.module]})" if first.module in types else first.module
+        return f"{where}: {first.message}{limit}"
+    names = [p.module for p in group]
+    listed = ", ".join(names) if len(names) <= 4 else f"{names[0]} .. {names[-1]}"
+    kinds = sorted({types[name] for name in names if name in types})
+    if kinds:
+        what = f"{len(group)} {'/'.join(kinds[:2])}{'/...' if len(kinds) > 2 else ''} layers"
+    else:
+        what = f"{len(group)} activations"
+    measured = ""
+    values = [p.value for p in group if p.value is not None]
+    if values and first.bound is not None:
+        low, high = min(values), max(values)
+        measured = f" {_fmt(low)}" if low == high else f" {_fmt(low)} .. {_fmt(high)}"
+    return f"{listed} ({what}): {first.reason}{measured}{limit}"
 
 
 def _relation(p: Problem) -> str:

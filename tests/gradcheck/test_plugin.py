@@ -84,7 +84,11 @@ def test_fixture_failure_shows_diagnosis_without_plugin_frames(suite: pytest.Pyt
     result = suite.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*gradient check failed*", "E * 1 *dead-relu*0.75*max_dead_fraction*", "E *dead-relu (*"]
+        [
+            "*gradient check failed*",
+            "E * dead-relu  1: 75% of 16 relu units*(> 0.5 max_dead_fraction)",
+            "E *dead-relu (*",
+        ]
     )
     # The failure points at the test line, not at the plugin's or the helper's internals.
     assert "pytest_gradcheck/plugin.py" not in result.stdout.str()
