@@ -24,7 +24,7 @@ from torch.overrides import TorchFunctionMode
 from pytest_gradcheck._recurrent import RECURRENT_MODULES, RecurrentCall, gate_stats
 from pytest_gradcheck._units import saturated_output_fraction, unit_dim, unit_maxima
 from pytest_gradcheck.bounds import Bounds
-from pytest_gradcheck.checks import find_problems, vanishing_ratio
+from pytest_gradcheck.checks import depth_ratio, find_problems
 from pytest_gradcheck.report import ActivationStats, GradientReport, LayerStats, NonFiniteSite
 
 __all__ = ["GradcheckUsageError", "probe"]
@@ -141,7 +141,7 @@ def probe(
         # Tensors made under inference_mode can never join a graph: work on normal copies.
         inputs, target = _outside_inference(inputs), _outside_inference(target)
 
-    modules = list(model.named_modules())
+    modules = _named_modules(model)
     state = _SavedState(model, modules, [p for _, p in named], device)
     recorder = _Recorder(modules)
     compiled = _EagerCalls(modules)
@@ -194,7 +194,18 @@ def probe(
 
 
 def _named_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    return list(model.named_parameters())
+    return [(_path(name), p) for name, p in model.named_parameters()]
+
+
+def _named_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(_path(name), m) for name, m in model.named_modules()]
+
+
+def _path(name: str) -> str:
+    """A module path as the user wrote it: without the ``_orig_mod`` of compiled submodules."""
+    if "_orig_mod" not in name:
+        return name
+    return ".".join(part for part in name.split(".") if part != "_orig_mod")
 
 
 def _eager_module(model: nn.Module) -> nn.Module:
@@ -921,7 +932,7 @@ def _measure(
                 f"the gradient of {', '.join(first.nonfinite_grad)} in {first.name or '<model>'} "
                 f"holds NaN/Inf (loss {loss_value:.4g} is finite; {len(bad)} layer(s) affected)",
             )
-    ratio, pair, growth = vanishing_ratio(layers, bounds.ignore)
+    depth = depth_ratio(layers, bounds.ignore)
     return GradientReport(
         model=type(model).__name__,
         device=str(device),
@@ -930,9 +941,10 @@ def _measure(
         bounds=bounds,
         layers=layers,
         activations=activations,
-        vanishing_ratio=ratio,
-        vanishing_pair=pair,
-        growth_per_layer=growth,
+        vanishing_ratio=depth.ratio if depth else None,
+        vanishing_pair=(depth.first, depth.last) if depth else None,
+        growth_per_layer=depth.growth if depth else None,
+        depth_role=depth.role if depth else None,
         no_grad=[n for layer in layers for n in _qualified(layer, layer.no_grad)],
         zero_grad=[n for layer in layers for n in _qualified(layer, layer.zero_grad)],
         nonfinite=nonfinite,
@@ -1073,7 +1085,7 @@ def _locate_nonfinite_forward(
 
     mode = _NonFiniteMode(stack)
     try:
-        for name, module in model.named_modules():
+        for name, module in _named_modules(model):
             handles.append(module.register_forward_pre_hook(pre(name)))
             handles.append(module.register_forward_hook(post(name)))
         with torch.no_grad(), mode:
@@ -1086,7 +1098,7 @@ def _locate_nonfinite_forward(
     if not first_module:
         return found
     module = first_module[0]
-    kind = type(model.get_submodule(module)).__name__
+    kind = type(dict(_named_modules(model))[module]).__name__
     detail = f"the output of {module or '<model>'} ({kind}) is the first to hold NaN/Inf"
     if mode.first:
         detail += f"; first NaN produced by {mode.first}"

@@ -111,16 +111,6 @@ def depth_ratio(layers: list[LayerStats], ignore: Iterable[str] = ()) -> DepthRa
     return best
 
 
-def vanishing_ratio(
-    layers: list[LayerStats], ignore: Iterable[str] = ()
-) -> tuple[float | None, tuple[str, str] | None, float | None]:
-    """``depth_ratio`` as (ratio, (first, last), growth per layer); Nones when not measurable."""
-    found = depth_ratio(layers, ignore)
-    if found is None:
-        return None, None, None
-    return found.ratio, (found.first, found.last), found.growth
-
-
 # --- every measured value next to the bound that limits it ----------------------------------------
 
 
@@ -270,7 +260,7 @@ def _gradient_problem(
             m.where,
             m.value,
             limit,
-            f"gradient norm {_g(m.value)} is above max_grad_norm {_g(bound)}"
+            f"gradient norm {_g(m.value)}"
             + (" (a recurrent layer: it grows over time steps, not layers)" if recurrent else ""),
             "gradient norm",
             note=_culprit(layers),
@@ -282,33 +272,30 @@ def _gradient_problem(
             m.where,
             m.value,
             limit,
-            f"gradient RMS {_g(m.value)} per element is below min_grad_norm {_g(bound)}",
+            f"gradient RMS {_g(m.value)} per element",
             "gradient RMS per element",
             remedy=remedies.vanishing(),
         )
     first, last = (report.vanishing_pair or ("<model>", "<model>"))[:2]
-    growth = _g(report.growth_per_layer)
-    if m.bound_name == "max_exploding_ratio":
-        return _problem(
-            EXPLODING,
-            first,
-            m.value,
-            limit,
-            f"gradient RMS of {first} is {_g(m.value)}x that of {last} (same role, deeper); "
-            f"gradients grow {growth}x per layer toward the input",
-            "gradients grow toward the input",
-            note=_culprit(layers),
-            remedy=remedies.exploding(),
-        )
+    compared = "same role, deeper" if report.depth_role else "the first and last weight layers"
+    first_layer = next((layer for layer in layers if layer.name == first), None)
+    if first_layer is not None and first_layer.type in _RECURRENT_TYPES:
+        # The product that explodes or vanishes is over time steps inside the layer.
+        trend = f"the gradient is a product over the time steps of {first}, not over layers"
+    else:
+        per_layer = _g(report.growth_per_layer)
+        trend = f"gradients change {per_layer}x per weight layer toward the input"
+    exploding = m.bound_name == "max_exploding_ratio"
     return _problem(
-        VANISHING,
+        EXPLODING if exploding else VANISHING,
         first,
         m.value,
         limit,
-        f"gradient RMS of {first} is {_g(m.value)} of that of {last} (same role, deeper); "
-        f"gradients shrink to {growth}x per layer toward the input",
-        "gradients shrink toward the input",
-        remedy=remedies.vanishing(),
+        f"gradient RMS of {first} is {_g(m.value)}{'x' if exploding else ' of'} that of {last} "
+        f"({compared}); {trend}",
+        "gradient RMS ratio along depth",
+        note=_culprit(layers) if exploding else "",
+        remedy=remedies.exploding() if exploding else remedies.vanishing(),
     )
 
 
@@ -425,17 +412,16 @@ class _Remedies:
         return "; ".join(parts)
 
     def exploding(self) -> str:
-        parts = []
         if self.recurrent:
-            parts.append(
+            return (
                 "clip gradients (torch.nn.utils.clip_grad_norm_) and initialize recurrent "
                 "weights orthogonally (spectral radius <= 1)"
             )
-        parts.append(catalog.get(EXPLODING).remedies[1])
+        parts = [catalog.get(EXPLODING).remedies[1]]
         if not self.has_norm:
             parts.append("add normalization (BatchNorm/LayerNorm)")
-        parts.append("clip gradients and lower the learning rate if it persists in training")
-        return "; ".join(dict.fromkeys(parts))
+        parts.append("clip gradients (torch.nn.utils.clip_grad_norm_)")
+        return "; ".join(parts)
 
     def dead_relu(self) -> str:
         return catalog.get(DEAD_RELU).remedy

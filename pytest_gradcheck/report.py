@@ -116,7 +116,9 @@ class GradientReport:
     layers: list[LayerStats]
     activations: list[ActivationStats]
     vanishing_ratio: float | None
-    """Gradient RMS of the first weight layer over that of the last (forward order)."""
+    """Gradient RMS of the first member of a repeated layer role over that of its last member
+    (forward order; the most extreme role), or of the first over the last weight layer when no
+    role repeats: see ``checks.depth_ratio``."""
     vanishing_pair: tuple[str, str] | None
     growth_per_layer: float | None
     """Geometric-mean change of gradient RMS per weight layer going back toward the input."""
@@ -124,6 +126,9 @@ class GradientReport:
     zero_grad: list[str]
     nonfinite: NonFiniteSite | None
     problems: list[Problem] = field(default_factory=list)
+    depth_role: str | None = None
+    """The layer role whose first/last members gave ``vanishing_ratio`` (``Linear:layer.#.query``);
+    None when no role repeats and the model's first and last weight layers were compared."""
 
     @property
     def ok(self) -> bool:
@@ -157,6 +162,7 @@ class GradientReport:
             "vanishing_ratio": _json_float(self.vanishing_ratio),
             "vanishing_pair": list(self.vanishing_pair) if self.vanishing_pair else None,
             "growth_per_layer": _json_float(self.growth_per_layer),
+            "depth_role": self.depth_role,
             "gradient_pattern": self.gradient_pattern,
             "problems": [p.as_dict() for p in self.problems],
             "no_grad": list(self.no_grad),
