@@ -728,7 +728,7 @@ class _Recorder:
         def hook(module: Any, args: Any, kwargs: Any, output: Any) -> None:
             inputs = args[0] if args else kwargs.get("input")
             hx = args[1] if len(args) > 1 else kwargs.get("hx")
-            calls.append(RecurrentCall(name, module, inputs, hx))
+            calls.append(RecurrentCall(name, module, inputs, hx, output))
 
         return hook
 

@@ -2,21 +2,22 @@
 
 The fused recurrent kernels hide their sigmoid/tanh gates from hooks and function modes, so a
 saturated LSTM looks healthy from outside. After the forward, each recorded call is replayed
-layer by layer (one fused single-layer call per layer and direction, without dropout, under
-``no_grad``) to get every layer's input sequence and hidden states; the gate pre-activations
-then follow for all time steps at once from two matrix products. The user's module is only read.
+layer by layer (one fused single-layer call per layer and direction below the last, without
+dropout, under ``no_grad``; the last layer's outputs are the module's own) to get every layer's
+input sequence and hidden states; the gate pre-activations then follow for all time steps at once
+from two matrix products, and a gate output is saturated where its pre-activation is beyond the
+matching threshold. The user's module is only read.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
-
-from pytest_gradcheck._units import saturated_output_fraction, unit_maxima
 
 __all__ = ["RecurrentCall", "GateStats", "gate_stats"]
 
@@ -38,6 +39,7 @@ class RecurrentCall:
     module: nn.RNNBase
     input: Any
     hx: Any
+    output: Any = None
 
 
 @dataclass
@@ -52,17 +54,23 @@ class GateStats:
     """0-D: the saturated fraction of the outputs, or (relu) the number of dead hidden units."""
 
 
-def gate_stats(call: RecurrentCall, site_suffix: str = "") -> list[GateStats]:
+_RNN_GATES = (("hidden", "tanh"),)
+
+
+def gate_stats(call: RecurrentCall) -> list[GateStats]:
     """Saturation of every gate kind of ``call`` (dead hidden units for a ReLU RNN)."""
     module = call.module
     with torch.no_grad():
         x, lengths = _as_time_major(call.input, module.batch_first)
         if x is None:
             return []
-        hidden = module.hidden_size
         directions = 2 if module.bidirectional else 1
+        last_output = _output_sequence(call.output, module, x)
         h0, c0 = _initial_state(call.hx, module, x)
-        gates: dict[str, list[Tensor]] = {}
+        valid = None if lengths is None else _valid_mask(lengths, x)
+        pinned: dict[str, list[Tensor]] = {}
+        total = 0  # outputs of each gate counted, over layers and directions
+        maxima: list[Tensor] = []
         for layer in range(module.num_layers):
             outputs = []
             for direction in range(directions):
@@ -72,24 +80,105 @@ def gate_stats(call: RecurrentCall, site_suffix: str = "") -> list[GateStats]:
                 state = (h0[index : index + 1],) + (
                     (c0[index : index + 1],) if c0 is not None else ()
                 )
-                out = _run_layer(module, xs, state, weights)
+                if layer == module.num_layers - 1 and last_output is not None:
+                    # The module's own output is the last layer's: no need to run it again.
+                    out = last_output.chunk(directions, -1)[direction]
+                    out = out if direction == 0 else _reverse(out, lengths)
+                else:
+                    out = _run_layer(module, xs, state, weights)
                 prev = torch.cat([state[0], out[:-1]], 0)
-                for gate, (kind, values) in _gate_values(module, xs, prev, weights).items():
-                    valid = values if lengths is None else values[_valid_mask(lengths, x)]
-                    gates.setdefault(f"{gate}:{kind}", []).append(valid)
+                if isinstance(module, nn.RNN) and module.nonlinearity == "relu":
+                    pre = _pre_activations(module, xs, prev, weights)
+                    pre = pre if valid is None else pre[valid]
+                    maxima.append(pre.reshape(-1, pre.shape[-1]).amax(0))
+                else:
+                    counts, sampled = _pinned_counts(module, xs, prev, weights, valid)
+                    for gate, count in counts.items():
+                        pinned.setdefault(gate, []).append(count)
+                    total += sampled
                 outputs.append(out if direction == 0 else _reverse(out, lengths))
             x = torch.cat(outputs, -1) if directions == 2 else outputs[0]
-    stats = []
-    for key, parts in gates.items():
-        gate, kind = key.split(":")
-        site = f"{call.name}/{gate}{site_suffix}"
-        if kind == "relu":
-            maxima = torch.stack([unit_maxima(p, p.ndim - 1) for p in parts]).amax(0)
-            value = (maxima <= 0).sum().to(torch.float32)
-        else:
-            value = torch.stack([saturated_output_fraction(p, kind) for p in parts]).mean()
-        stats.append(GateStats(site, kind, hidden, value))
-    return stats
+    name = call.name
+    if maxima:
+        dead = (torch.stack(maxima).amax(0) <= 0).sum().to(torch.float32)
+        return [GateStats(f"{name}/hidden", "relu", module.hidden_size, dead)]
+    kinds = dict(_GATES.get(type(module).__name__, _RNN_GATES))
+    return [
+        GateStats(f"{name}/{gate}", kinds[gate], module.hidden_size, sum(counts) / total)
+        for gate, counts in pinned.items()
+    ]
+
+
+# Saturation on the pre-activation: a sigmoid output is within 1% of a limit (below 0.01 or above
+# 0.99) iff |z| > logit(0.99); a tanh output (beyond +-0.98) iff |z| > atanh(0.98).
+_PINNED = {"sigmoid": math.log(0.99 / 0.01), "tanh": math.atanh(0.98)}
+
+
+#: Saturation is a fraction over outputs: this many (time step, example) positions, evenly
+#: spaced, estimate it as well as all of them do, and bound the cost on long sequences.
+SAMPLED_POSITIONS = 256
+
+
+def _pinned_counts(
+    module: nn.RNNBase, x: Tensor, prev: Tensor, weights: list[Tensor], valid: Tensor | None
+) -> tuple[dict[str, Tensor], int]:
+    """Per gate, how many sampled outputs sit at a limit (0-D tensors), and how many outputs of
+    each gate were sampled."""
+    x, prev = _flat_positions(x, valid), _flat_positions(prev, valid)
+    if x.shape[0] > SAMPLED_POSITIONS:
+        rows = torch.linspace(0, x.shape[0] - 1, SAMPLED_POSITIONS, device=x.device).long()
+        x, prev = x[rows], prev[rows]
+    from_x, from_h = _projections(module, x, prev, weights)
+    if isinstance(module, nn.GRU):
+        xr, xz, xn = from_x.chunk(3, -1)
+        hr, hz, hn = from_h.chunk(3, -1)
+        reset_pre = xr + hr
+        pre = torch.cat([reset_pre, xz + hz, xn + torch.sigmoid(reset_pre) * hn], -1)
+    else:
+        pre = from_x + from_h
+    gates = _GATES.get(type(module).__name__, _RNN_GATES)
+    limits = torch.tensor([_PINNED[kind] for _, kind in gates], dtype=pre.dtype, device=pre.device)
+    width = module.hidden_size
+    at_limit = pre.abs() > limits.repeat_interleave(width)
+    counts = at_limit.reshape(-1, len(gates), width).sum((0, 2))
+    return {gate: counts[i] for i, (gate, _) in enumerate(gates)}, x.shape[0] * width
+
+
+def _flat_positions(t: Tensor, valid: Tensor | None) -> Tensor:
+    """(T, N, F) as (positions, F), padded positions of a packed batch left out."""
+    return t.reshape(-1, t.shape[-1]) if valid is None else t[valid]
+
+
+def _pre_activations(module: nn.RNNBase, x: Tensor, prev: Tensor, weights: list[Tensor]) -> Tensor:
+    from_x, from_h = _projections(module, x, prev, weights)
+    return from_x + from_h
+
+
+def _projections(
+    module: nn.RNNBase, x: Tensor, prev: Tensor, weights: list[Tensor]
+) -> tuple[Tensor, Tensor]:
+    """``x W_ih^T + b_ih`` and ``h_{t-1} W_hh^T + b_hh`` for every time step at once."""
+    from_x = x @ weights[0].T
+    from_h = prev @ weights[1].T
+    if module.bias:
+        from_x = from_x + weights[2]
+        from_h = from_h + weights[3]
+    return from_x, from_h
+
+
+def _output_sequence(output: Any, module: nn.RNNBase, x: Tensor) -> Tensor | None:
+    """The module's output sequence as (T, N, D*H), or None when it cannot be read."""
+    out = output[0] if isinstance(output, tuple) and output else None
+    if isinstance(out, PackedSequence):
+        out = pad_packed_sequence(out, batch_first=False)[0]
+    elif isinstance(out, Tensor):
+        if out.ndim == 2:  # unbatched
+            out = out.unsqueeze(1)
+        elif module.batch_first:
+            out = out.transpose(0, 1)
+    else:
+        return None
+    return out if out.shape[:2] == x.shape[:2] else None
 
 
 def _as_time_major(inputs: Any, batch_first: bool) -> tuple[Tensor | None, Tensor | None]:
@@ -139,37 +228,6 @@ def _run_layer(
         return torch.gru(x, state[0], weights, *args)[0]
     run = torch.rnn_relu if module.nonlinearity == "relu" else torch.rnn_tanh
     return run(x, state[0], weights, *args)[0]
-
-
-def _gate_values(
-    module: nn.RNNBase, x: Tensor, prev: Tensor, weights: list[Tensor]
-) -> dict[str, tuple[str, Tensor]]:
-    """Each gate's activation output (T, N, H) for every time step at once."""
-    w_ih, w_hh = weights[0], weights[1]
-    from_x = x @ w_ih.T
-    from_h = prev @ w_hh.T
-    if module.bias:
-        from_x = from_x + weights[2]
-        from_h = from_h + weights[3]
-    if isinstance(module, nn.LSTM):
-        pre = (from_x + from_h).chunk(4, -1)
-        return {
-            gate: (kind, torch.sigmoid(p) if kind == "sigmoid" else torch.tanh(p))
-            for (gate, kind), p in zip(_GATES["LSTM"], pre)
-        }
-    if isinstance(module, nn.GRU):
-        xr, xz, xn = from_x.chunk(3, -1)
-        hr, hz, hn = from_h.chunk(3, -1)
-        reset = torch.sigmoid(xr + hr)
-        return {
-            "reset_gate": ("sigmoid", reset),
-            "update_gate": ("sigmoid", torch.sigmoid(xz + hz)),
-            "new_gate": ("tanh", torch.tanh(xn + reset * hn)),
-        }
-    pre = from_x + from_h
-    if module.nonlinearity == "relu":
-        return {"hidden": ("relu", torch.relu(pre))}
-    return {"hidden": ("tanh", torch.tanh(pre))}
 
 
 def _reverse(x: Tensor, lengths: Tensor | None) -> Tensor:

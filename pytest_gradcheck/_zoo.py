@@ -458,6 +458,91 @@ def _plain_cnn20(small: bool) -> tuple[nn.Module, Any, Any]:
     return _classification(nn.Sequential(*layers), torch.randn(8, 3, 16, 16), 10)
 
 
+class GRUTagger(nn.Module):
+    """A bidirectional GRU sequence tagger: one class per token."""
+
+    def __init__(self, vocab: int = 400, dim: int = 32, hidden: int = 48, tags: int = 7) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim)
+        self.gru = nn.GRU(dim, hidden, batch_first=True, bidirectional=True)
+        self.tag = nn.Linear(2 * hidden, tags)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.tag(self.gru(self.embed(tokens))[0])
+
+
+def _gru_tagger(small: bool) -> tuple[nn.Module, Any, Any]:
+    tokens = torch.randint(0, 400, (16, 25))
+    return GRUTagger(), tokens, torch.randint(0, 7, (16, 25))
+
+
+class GeneratorStep(nn.Module):
+    """A GAN generator step: D(G(z)) with both in the graph (DCGAN-style, BatchNorm in G)."""
+
+    def __init__(self, z: int = 16) -> None:
+        super().__init__()
+        self.G = nn.Sequential(
+            nn.ConvTranspose2d(z, 32, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(32),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(32, 16, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(16),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(16, 1, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
+        self.D = nn.Sequential(
+            nn.Conv2d(1, 16, 4, 2, 1, bias=False),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(16, 32, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(32),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(32, 1, 4, 1, 0, bias=False),
+            nn.Flatten(),
+        )
+        for m in self.modules():  # the DCGAN paper's init
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.normal_(m.weight, 0.0, 0.02)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.D(self.G(z))
+
+
+def _gan_generator_step(small: bool) -> tuple[nn.Module, Any, Any]:
+    # The generator wants D to say "real": BCE-with-logits against a bool target of ones.
+    return GeneratorStep(), torch.randn(16, 16, 1, 1), torch.ones(16, 1, dtype=torch.bool)
+
+
+def _exploding_rnn(small: bool) -> tuple[nn.Module, Any, Any]:
+    # Recurrent weights with spectral radius 3 over 100 time steps.
+    model = RNNClassifier()
+    with torch.no_grad():
+        q, _ = torch.linalg.qr(torch.randn(32, 32))
+        model.rnn.weight_hh_l0.copy_(3 * q)
+    return _classification(model, torch.randn(8, 100, 8), 4)
+
+
+class RNNClassifier(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = nn.RNN(8, 32, batch_first=True)
+        self.head = nn.Linear(32, 4)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.rnn(x)[0][:, -1])
+
+
+def _one_huge_layer(small: bool) -> tuple[nn.Module, Any, Any]:
+    # A Kaiming-initialised MLP whose fourth layer has 1000x too large weights.
+    model = mlp(8, 128, nn.ReLU)
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+    with torch.no_grad():
+        model[6].weight.mul_(1000.0)
+    return _classification(model, torch.randn(64, 32), 10)
+
+
 _Builder = Callable[[bool], tuple[nn.Module, Any, Any]]
 _CASES: dict[str, tuple[_Builder, frozenset[str], frozenset[str], str]] = {
     "resnet18": (
@@ -587,6 +672,30 @@ _CASES: dict[str, tuple[_Builder, frozenset[str], frozenset[str], str]] = {
         frozenset({"dead-relu"}),
         frozenset({"no-gradient"}),
         "torch.compile'd 4-layer ReLU MLP, bias -5, already called once (warm)",
+    ),
+    "gru_tagger": (
+        _gru_tagger,
+        frozenset(),
+        frozenset(),
+        "bidirectional GRU token tagger, batch 16x25",
+    ),
+    "gan_generator_step": (
+        _gan_generator_step,
+        frozenset(),
+        frozenset(),
+        "DCGAN-style generator step D(G(z)), BCE against 'real', batch 16",
+    ),
+    "exploding_rnn": (
+        _exploding_rnn,
+        frozenset({"exploding-gradients"}),
+        frozenset(),
+        "tanh RNN with recurrent spectral radius 3 over 100 steps",
+    ),
+    "one_huge_layer": (
+        _one_huge_layer,
+        frozenset({"exploding-gradients"}),
+        frozenset(),
+        "8-layer Kaiming ReLU MLP with one layer's weights 1000x too large",
     ),
 }
 
