@@ -194,27 +194,36 @@ def probe(
 
 
 def _named_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    return [(_path(name), p) for name, p in model.named_parameters()]
+    return _user_paths(list(model.named_parameters()))
 
 
 def _named_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    return [(_path(name), m) for name, m in model.named_modules()]
+    return _user_paths(list(model.named_modules()))
 
 
-def _path(name: str) -> str:
-    """A module path as the user wrote it: without the ``_orig_mod`` of compiled submodules."""
-    if "_orig_mod" not in name:
-        return name
-    return ".".join(part for part in name.split(".") if part != "_orig_mod")
+def _user_paths(named: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Module paths as the user wrote them: without the ``_orig_mod`` of compiled submodules."""
+    if not any("_orig_mod" in name for name, _ in named):
+        return named
+    return [
+        (".".join(part for part in name.split(".") if part != "_orig_mod"), value)
+        for name, value in named
+    ]
 
 
 def _eager_module(model: nn.Module) -> nn.Module:
     """The module a ``torch.compile`` wrapper holds: dynamo's cached graph of a model that was
     already called would run without the hooks added afterwards, and every layer would read as
     never called. Compiled submodules are switched to eager calls by ``_EagerCalls``."""
-    while isinstance(getattr(model, "_orig_mod", None), nn.Module):
-        model = model._orig_mod  # type: ignore[assignment]
+    while _compiled_original(model) is not None:
+        model = _compiled_original(model)  # type: ignore[assignment]
     return model
+
+
+def _compiled_original(module: nn.Module) -> nn.Module | None:
+    # Read the dicts directly: nn.Module.__getattr__ raises (slowly) for a missing name.
+    original = module._modules.get("_orig_mod")
+    return original if type(module).__name__ == "OptimizedModule" else None
 
 
 class _EagerCalls:
@@ -222,17 +231,15 @@ class _EagerCalls:
     for the pass, and puts their compiled calls back afterwards."""
 
     def __init__(self, modules: list[tuple[str, nn.Module]]) -> None:
-        self.wrapped = [
-            m for _, m in modules if isinstance(getattr(m, "_orig_mod", None), nn.Module)
-        ]
-        self.in_place = [m for _, m in modules if getattr(m, "_compiled_call_impl", None)]
+        self.wrapped = [m for _, m in modules if _compiled_original(m) is not None]
+        self.in_place = [m for _, m in modules if m.__dict__.get("_compiled_call_impl")]
         self.saved: list[tuple[nn.Module, str, Any]] = []
 
     def attach(self) -> None:
         for module in self.wrapped:
             # OptimizedModule keeps its dynamo-wrapped forward as an instance attribute.
             self.saved.append((module, "forward", module.__dict__.get("forward")))
-            module.__dict__["forward"] = module._orig_mod.__call__
+            module.__dict__["forward"] = module._modules["_orig_mod"].__call__
         for module in self.in_place:
             self.saved.append((module, "_compiled_call_impl", module._compiled_call_impl))
             module._compiled_call_impl = None

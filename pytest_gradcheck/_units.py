@@ -25,14 +25,16 @@ _CHANNELS_FIRST: tuple[type[nn.Module], ...] = (
 
 def _width(producer: nn.Module) -> int | None:
     """How many units ``producer`` outputs (out channels, out features, normalised features)."""
+    # The instance dict, not getattr: nn.Module.__getattr__ raises (slowly) for a missing name.
+    attrs = producer.__dict__
     for attr in ("out_channels", "out_features", "num_features", "num_channels", "hidden_size"):
-        value = getattr(producer, attr, None)
+        value = attrs.get(attr)
         if isinstance(value, int):
             return value
-    shape = getattr(producer, "normalized_shape", None)
+    shape = attrs.get("normalized_shape")
     if isinstance(shape, tuple) and shape and isinstance(shape[-1], int):
         return shape[-1]
-    value = getattr(producer, "embedding_dim", None)
+    value = attrs.get("embedding_dim")
     return value if isinstance(value, int) else None
 
 
