@@ -1,7 +1,9 @@
 """Measure the probe on the healthy and pathological zoo models; print the table of the defaults.
 
-Usage: python benchmarks/measure_defaults.py [--seeds 3] [--full-resnet] [--markdown]
-The numbers in docs/gradcheck-defaults.md come from this script.
+Usage: python benchmarks/measure_defaults.py [--seeds 3] [--full-resnet] [--markdown] [--models ...]
+The numbers in docs/gradcheck-defaults.md come from this script. ``vanishing_ratio`` is the depth
+ratio the checks use (first/last member of the most extreme repeated layer role, ``compared``);
+``first_last`` is the plain first/last weight-layer ratio, for comparison.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def measure(name: str, seed: int, small: bool) -> dict[str, object]:
         "min_grad_rms": min((layer.grad_rms for layer in weight), default=None),
         "vanishing_ratio": report.vanishing_ratio,
         "compared": _compared(report),
+        "first_last": weight[0].grad_rms / weight[-1].grad_rms if len(weight) > 1 else None,
         "growth": report.growth_per_layer,
         "max_dead": max(dead, default=None),
         "max_saturated": max(sat, default=None),
@@ -80,6 +83,7 @@ def main() -> None:
         "min_grad_rms",
         "vanishing_ratio",
         "compared",
+        "first_last",
         "growth",
         "max_dead",
         "max_saturated",

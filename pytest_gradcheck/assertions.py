@@ -110,12 +110,14 @@ assert_grad_norms_within = _assertion(
 assert_no_vanishing_gradients = _assertion(
     "assert_no_vanishing_gradients",
     lambda p: p.code == VANISHING,
-    "Fail on ``min_vanishing_ratio`` (first/last layer gradient scale) or ``min_grad_norm``.",
+    "Fail on ``min_vanishing_ratio`` (gradient scale along depth, within a layer role) or "
+    "``min_grad_norm``.",
 )
 assert_no_exploding_gradients = _assertion(
     "assert_no_exploding_gradients",
     lambda p: p.code == EXPLODING,
-    "Fail on ``max_grad_norm`` or ``max_exploding_ratio`` (first/last layer gradient scale).",
+    "Fail on ``max_grad_norm`` or ``max_exploding_ratio`` (gradient scale along depth, within a "
+    "layer role).",
 )
 assert_relu_alive = _assertion(
     "assert_relu_alive",

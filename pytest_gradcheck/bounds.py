@@ -16,6 +16,10 @@ class BoundsError(ValueError):
     """A bound has an unknown name or a value of the wrong type or range."""
 
 
+# Shown as pytest_gradcheck.BoundsError in tracebacks: the name users import.
+BoundsError.__module__ = "pytest_gradcheck"
+
+
 @dataclass(frozen=True)
 class Bounds:
     # NOTE: the default values are provisional until measured on healthy and pathological models

@@ -78,7 +78,7 @@ class ActivationStats:
 
     name: str
     kind: str
-    """``relu``, ``relu6``, ``sigmoid`` or ``tanh``."""
+    """``relu`` (also LeakyReLU with slope 0), ``relu6``, ``prelu``, ``sigmoid`` or ``tanh``."""
     units: int
     dead_fraction: float | None
     """ReLU family: fraction of units that are 0 for every example of the batch."""
