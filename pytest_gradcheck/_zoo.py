@@ -56,16 +56,22 @@ class BasicBlock(nn.Module):
 
 
 class CifarResNet18(nn.Module):
-    """ResNet-18 for 32x32 images (3x3 stem, no max-pool); ``width=64`` is the standard model."""
+    """ResNet-18 for 32x32 images (3x3 stem, no max-pool); ``width=64`` is the standard model.
 
-    def __init__(self, num_classes: int = 10, width: int = 64) -> None:
+    ``blocks=(3, 4, 6, 3)`` makes it a ResNet-34."""
+
+    def __init__(
+        self, num_classes: int = 10, width: int = 64, blocks: tuple[int, ...] = (2, 2, 2, 2)
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         stages, cin = [], width
-        for i, stride in enumerate((1, 2, 2, 2)):
+        for i, (stride, count) in enumerate(zip((1, 2, 2, 2), blocks)):
             cout = width * 2**i
-            stages.append(nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)))
+            stage = [BasicBlock(cin, cout, stride)]
+            stage += [BasicBlock(cout, cout, 1) for _ in range(count - 1)]
+            stages.append(nn.Sequential(*stage))
             cin = cout
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.fc = nn.Linear(cin, num_classes)
@@ -471,6 +477,12 @@ class GRUTagger(nn.Module):
         return self.tag(self.gru(self.embed(tokens))[0])
 
 
+def _resnet34(small: bool) -> tuple[nn.Module, Any, Any]:
+    # Four stages of widening convolutions: the depth ratio compares stage 1 with stage 4.
+    model = CifarResNet18(width=16, blocks=(3, 4, 6, 3))
+    return _classification(model, torch.randn(8, 3, 32, 32), 10)
+
+
 def _gru_tagger(small: bool) -> tuple[nn.Module, Any, Any]:
     tokens = torch.randint(0, 400, (16, 25))
     return GRUTagger(), tokens, torch.randint(0, 7, (16, 25))
@@ -672,6 +684,12 @@ _CASES: dict[str, tuple[_Builder, frozenset[str], frozenset[str], str]] = {
         frozenset({"dead-relu"}),
         frozenset({"no-gradient"}),
         "torch.compile'd 4-layer ReLU MLP, bias -5, already called once (warm)",
+    ),
+    "resnet34": (
+        _resnet34,
+        frozenset(),
+        frozenset(),
+        "CIFAR ResNet-34 (3-4-6-3 basic blocks), width 16, batch 8",
     ),
     "gru_tagger": (
         _gru_tagger,
