@@ -26,7 +26,7 @@ class Bounds:
     # (see docs/gradcheck-defaults.md); the names are the public contract.
     max_grad_norm: float = 1e3
     """Exploding: the largest per-layer gradient norm allowed."""
-    min_grad_norm: float = 1e-7
+    min_grad_norm: float = 1e-9
     """Vanishing: the smallest per-element (RMS) gradient of any weight layer allowed."""
     min_vanishing_ratio: float = 1e-3
     """Vanishing: the smallest gradient scale ratio along depth (within a layer role) allowed."""
