@@ -2,7 +2,7 @@
 
 They pin the default bounds (``docs/gradcheck-defaults.md``): every healthy model must pass and
 every pathology must fail with its own finding. ``build(name)`` returns a seeded ``ZooCase``.
-Not public API; imports torch (and ``transformers`` for the GPT-2 case).
+Not public API; imports torch (and ``transformers`` for the cases in ``NEEDS_TRANSFORMERS``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["HEALTHY", "PATHOLOGICAL", "ZooCase", "build", "names"]
+__all__ = ["HEALTHY", "NEEDS_TRANSFORMERS", "PATHOLOGICAL", "ZooCase", "build", "names"]
 
 
 @dataclass
@@ -719,6 +719,8 @@ _CASES: dict[str, tuple[_Builder, frozenset[str], frozenset[str], str]] = {
 
 HEALTHY = tuple(name for name, case in _CASES.items() if not case[1])
 PATHOLOGICAL = tuple(name for name, case in _CASES.items() if case[1])
+#: Cases built from ``transformers`` configs (no weights are downloaded).
+NEEDS_TRANSFORMERS = ("gpt2", "bert_mlm64", "bert_mlm128", "bert_cls64", "bert_cls128", "llama")
 
 
 def names() -> tuple[str, ...]:

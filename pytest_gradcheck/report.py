@@ -209,7 +209,7 @@ class GradientReport:
                     (
                         act.name,
                         act.kind,
-                        str(act.units),
+                        f"{act.units} {act.unit_kind}s",
                         _pct(act.dead_fraction),
                         _pct(act.saturated_fraction),
                     )
