@@ -37,12 +37,16 @@ def test_outer_no_grad_does_not_stop_the_probe():
 
 
 def test_outer_inference_mode_with_inference_inputs_still_probes():
-    model = _mlp()
+    model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 3))
+    running_mean = model[1].running_mean.clone()
     with torch.inference_mode():
         x, y = _batch()
         report = probe(model, x, y)
         assert torch.is_inference_mode_enabled()
     assert report.ok and all(layer.grad_norm for layer in report.layers)
+    # The batch-norm statistics the train-mode pass moved are put back, as normal tensors.
+    assert torch.equal(model[1].running_mean, running_mean)
+    assert not model[1].running_mean.is_inference()
 
 
 def test_model_built_under_inference_mode_is_a_usage_error_naming_the_cause():
