@@ -1004,7 +1004,10 @@ def _layers(
                 nonfinite_grad=[
                     n for (n, _), g in zip(params, norms) if g is not None and not math.isfinite(g)
                 ],
-                weight_gain=_weight_gain(owner, params, weight_norm),
+                # Embeddings are left out: their rows are looked up, not multiplied through.
+                weight_gain=_weight_gain(owner, params, weight_norm)
+                if _is_weight_layer(module, params)
+                else None,
             )
         )
     # Forward order; modules that never ran keep registration order after the others.

@@ -62,8 +62,9 @@ class LayerStats:
     zero_grad: list[str] = field(default_factory=list)
     nonfinite_grad: list[str] = field(default_factory=list)
     weight_gain: float | None = None
-    """``||W|| / sqrt(fan_out)``, the RMS of the weight times ``sqrt(fan_in)``: about 0.6 for
-    PyTorch's default init, 1.4 for Kaiming; a layer far above the others explodes gradients."""
+    """Weight layers only: ``||W|| / sqrt(fan_out)``, the RMS of the weight times ``sqrt(fan_in)``,
+    about 0.6 for PyTorch's default init and 1.4 for Kaiming; a layer far above the others
+    explodes gradients."""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
