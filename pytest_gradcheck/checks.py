@@ -124,6 +124,17 @@ class Measurement:
     """Module path, activation site (with its kind) or ``first / last`` for the depth ratio."""
 
 
+#: The bounds a probe measures (``measurements``); the others are for short training runs.
+PROBE_BOUNDS = (
+    "max_grad_norm",
+    "min_grad_norm",
+    "min_vanishing_ratio",
+    "max_exploding_ratio",
+    "max_dead_fraction",
+    "max_saturated_fraction",
+)
+
+
 def measurements(report: GradientReport, bounds: Bounds) -> list[Measurement]:
     """Every value a bound limits, leaving out what ``bounds.ignore`` matches.
 
@@ -200,7 +211,15 @@ def find_problems(report: GradientReport, bounds: Bounds) -> list[Problem]:
     if report.nonfinite is not None:
         site = report.nonfinite
         problems.append(
-            _problem(NON_FINITE, site.module or "<model>", None, None, site.detail, "non-finite")
+            _problem(
+                NON_FINITE,
+                site.module or "<model>",
+                None,
+                None,
+                None,
+                site.detail,
+                reason="non-finite",
+            )
         )
     by_site = {act.name: act for act in report.activations}
     for m in measurements(report, bounds):
@@ -227,19 +246,21 @@ def _activation_problem(
             DEAD_RELU,
             act.name,
             m.value,
-            (bound, m.bound_name),
+            bound,
+            m.bound_name,
             f"{m.value:.0%} of {act.units} {units} are 0 for every example of the batch",
-            "fraction of units 0 for the whole batch",
+            reason="fraction of units 0 for the whole batch",
             remedy=remedies.dead_relu(),
         )
     return _problem(
         SATURATION,
         act.name,
         m.value,
-        (bound, m.bound_name),
+        bound,
+        m.bound_name,
         f"{m.value:.0%} of the {act.kind} outputs ({act.units} {act.unit_kind}s wide) sit "
         f"within 1% of a limit",
-        f"fraction of {act.kind} outputs at a limit",
+        reason=f"fraction of {act.kind} outputs at a limit",
         remedy=remedies.saturation(act),
     )
 
@@ -251,7 +272,6 @@ def _gradient_problem(
     bound: float,
     remedies: _Remedies,
 ) -> Problem:
-    limit = (bound, m.bound_name)
     if m.bound_name == "max_grad_norm":
         layer = next(layer for layer in layers if (layer.name or "<model>") == m.where)
         recurrent = layer.type in _RECURRENT_TYPES
@@ -259,10 +279,11 @@ def _gradient_problem(
             EXPLODING,
             m.where,
             m.value,
-            limit,
+            bound,
+            m.bound_name,
             f"gradient norm {_g(m.value)}"
             + (" (a recurrent layer: it grows over time steps, not layers)" if recurrent else ""),
-            "gradient norm",
+            reason="gradient norm",
             note=_culprit(layers),
             remedy=remedies.exploding(),
         )
@@ -271,9 +292,10 @@ def _gradient_problem(
             VANISHING,
             m.where,
             m.value,
-            limit,
+            bound,
+            m.bound_name,
             f"gradient RMS {_g(m.value)} per element",
-            "gradient RMS per element",
+            reason="gradient RMS per element",
             remedy=remedies.vanishing(),
         )
     first, last = (report.vanishing_pair or ("<model>", "<model>"))[:2]
@@ -290,10 +312,11 @@ def _gradient_problem(
         EXPLODING if exploding else VANISHING,
         first,
         m.value,
-        limit,
+        bound,
+        m.bound_name,
         f"gradient RMS of {first} is {_g(m.value)}{'x' if exploding else ' of'} that of {last} "
         f"({compared}); {trend}",
-        "gradient RMS ratio along depth",
+        reason="gradient RMS ratio along depth",
         note=_culprit(layers) if exploding else "",
         remedy=remedies.exploding() if exploding else remedies.vanishing(),
     )
@@ -314,9 +337,10 @@ def _no_gradient_problems(
                 layer.name or "<model>",
                 None,
                 None,
+                None,
                 f"{_plural(layer.no_grad)} require grad but got no gradient"
                 + ("" if called else " (the module was never called in forward)"),
-                "no gradient" if called else "no gradient: never called in forward",
+                reason="no gradient" if called else "no gradient: never called in forward",
                 note=hint,
                 remedy=remedies.no_gradient(called=called),
             )
@@ -332,8 +356,9 @@ def _no_gradient_problems(
                     layer.name or "<model>",
                     0.0,
                     None,
+                    None,
                     f"{_plural(layer.zero_grad)} got an exactly zero gradient",
-                    "exactly zero gradient",
+                    reason="exactly zero gradient",
                     note=f"likely cause: {cause}" if cause else "",
                     remedy=remedies.blocked_by_dead_units()
                     if dead
@@ -450,15 +475,16 @@ def _problem(
     code: str,
     module: str,
     value: float | None,
-    limit: tuple[float, str] | None,
+    bound: float | None,
+    bound_name: str | None,
     message: str,
-    reason: str,
     *,
+    reason: str = "",
     note: str = "",
     remedy: str | None = None,
 ) -> Problem:
+    """A finding of ``code``, with the catalog's title and (unless given) its remedy."""
     mode = catalog.get(code)
-    bound, bound_name = limit if limit is not None else (None, None)
     return Problem(
         code=code,
         title=mode.title,

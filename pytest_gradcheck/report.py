@@ -253,7 +253,11 @@ class GradientReport:
         remedies: dict[str, Problem] = {}
         for p in problems:
             remedies.setdefault(p.code, p)
-        lines += [f"{code} ({p.title}): {p.remedy}" for code, p in remedies.items()]
+        from nnlint.catalog import static_twin
+
+        lines += [
+            f"{code} ({p.title}): {p.remedy} ({static_twin(code)})" for code, p in remedies.items()
+        ]
         return "\n".join(lines)
 
 
