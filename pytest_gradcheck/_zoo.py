@@ -483,6 +483,54 @@ def _resnet34(small: bool) -> tuple[nn.Module, Any, Any]:
     return _classification(model, torch.randn(8, 3, 32, 32), 10)
 
 
+class DenseLayer(nn.Module):
+    """DenseNet-BC layer: BN-ReLU-1x1 conv, BN-ReLU-3x3 conv, output concatenated to the input."""
+
+    def __init__(self, cin: int, growth: int) -> None:
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, 4 * growth, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(4 * growth)
+        self.conv2 = nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        new = self.conv2(F.relu(self.norm2(self.conv1(F.relu(self.norm1(x))))))
+        return torch.cat([x, new], 1)
+
+
+class DenseNet(nn.Module):
+    """A small DenseNet-BC for 32x32 images: dense blocks of 6, 12 and 8 layers, growth 12."""
+
+    def __init__(self, growth: int = 12, blocks: tuple[int, ...] = (6, 12, 8)) -> None:
+        super().__init__()
+        channels = 2 * growth
+        self.stem = nn.Conv2d(3, channels, 3, padding=1, bias=False)
+        layers: list[nn.Module] = []
+        for i, count in enumerate(blocks):
+            for _ in range(count):
+                layers.append(DenseLayer(channels, growth))
+                channels += growth
+            if i < len(blocks) - 1:  # transition: halve the channels and the resolution
+                layers += [
+                    nn.BatchNorm2d(channels),
+                    nn.ReLU(),
+                    nn.Conv2d(channels, channels // 2, 1, bias=False),
+                    nn.AvgPool2d(2),
+                ]
+                channels //= 2
+        self.features = nn.Sequential(*layers)
+        self.norm = nn.BatchNorm2d(channels)
+        self.fc = nn.Linear(channels, 10)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.relu(self.norm(self.features(self.stem(x))))
+        return self.fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
+def _densenet(small: bool) -> tuple[nn.Module, Any, Any]:
+    return _classification(DenseNet(), torch.randn(8, 3, 32, 32), 10)
+
+
 def _gru_tagger(small: bool) -> tuple[nn.Module, Any, Any]:
     tokens = torch.randint(0, 400, (16, 25))
     return GRUTagger(), tokens, torch.randint(0, 7, (16, 25))
@@ -690,6 +738,12 @@ _CASES: dict[str, tuple[_Builder, frozenset[str], frozenset[str], str]] = {
         frozenset(),
         frozenset(),
         "CIFAR ResNet-34 (3-4-6-3 basic blocks), width 16, batch 8",
+    ),
+    "densenet": (
+        _densenet,
+        frozenset(),
+        frozenset(),
+        "DenseNet-BC (6-12-8 layers, growth 12), concatenated features, batch 8",
     ),
     "gru_tagger": (
         _gru_tagger,
