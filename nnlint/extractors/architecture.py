@@ -195,14 +195,14 @@ class ArchitectureExtractor(Extractor):
             for instance in list(interpreter.instances):
                 if instance.explicit_args:
                     paths.extend(self._instance_paths(interpreter, instance))
-        except BudgetExceeded:
+        except (BudgetExceeded, RecursionError):
             pass
         for key, seq in interpreter.sequentials.items():
             if key in interpreter.owned_sequentials:
                 continue
             try:
                 tensor = interpreter.apply(seq, interpreter.fresh_tensor(), seq.origin)
-            except BudgetExceeded:
+            except (BudgetExceeded, RecursionError):
                 break
             for out in iter_paths(tensor):
                 paths.append(_path(_seq_name(seq), seq.framework, seq.origin, out))
