@@ -84,8 +84,9 @@ def test_lowered_thresholds_flag_the_shallow_models_fixture(tmp_path, monkeypatc
 
 def test_raised_thresholds_silence_the_keras_fixture(tmp_path, monkeypatch):
     assert lint_in_project(tmp_path, monkeypatch, KERAS_SEQUENTIAL, thresholds()) == [
-        "NN101 13:13",
-        "NN201 29:13",
+        "NN101 14:13",
+        "NN201 30:13",
+        "NN101 46:13",
     ]
     raised = thresholds(min_depth=4, min_weight_layers=9)
     assert lint_in_project(tmp_path, monkeypatch, KERAS_SEQUENTIAL, raised) == []
