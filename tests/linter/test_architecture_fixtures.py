@@ -1,5 +1,5 @@
 """The architecture fixtures under the depth thresholds a project sets in its pyproject.toml, and
-the source forms the architecture rules do not understand yet (pinned as strict xfails).
+the source forms found missing while the fixtures were written (ModuleDict, noise, keras.Input).
 
 The golden test (test_fixture_goldens.py) lints every fixture with default settings; here the
 same files are linted through the CLI in a project whose `[tool.nnlint.<rule>]` tables raise or
@@ -126,15 +126,11 @@ class PolicyNet(nn.Module):
 """
 
 
-@pytest.mark.xfail(
-    strict=True, reason="B1: ModuleDict keeps no keys, `self.blocks[name]` is unknown"
-)
 def test_module_dict_indexed_by_key_in_forward_is_a_tanh_stack():
     loop = 'for name in ["a", "b", "c", "d"]:\n            h = torch.tanh(self.blocks[name](h))'
     assert codes_at(_POLICY_NET.replace("LOOP", loop)) == ["NN101 20:17"]
 
 
-@pytest.mark.xfail(strict=True, reason="B2: ModuleDict.values()/.items() are not iterated")
 @pytest.mark.parametrize(
     "header", ["for block in self.blocks.values():", "for _, block in self.blocks.items():"]
 )
@@ -143,7 +139,6 @@ def test_module_dict_iterated_in_forward_is_a_tanh_stack(header):
     assert codes_at(_POLICY_NET.replace("LOOP", loop)) == ["NN101 20:17"]
 
 
-@pytest.mark.xfail(strict=True, reason="B3: input + noise is taken for a residual connection")
 def test_noise_added_to_the_input_is_not_a_residual_connection():
     source = """\
 import torch
@@ -170,7 +165,6 @@ class DenoisingMLP(nn.Module):
     assert codes_at(source) == ["NN101 10:13"]
 
 
-@pytest.mark.xfail(strict=True, reason="B4: keras.Input in a Sequential list makes the path opaque")
 @pytest.mark.parametrize("first", ["keras.Input(shape=(64,))", "layers.Input(shape=(64,))"])
 def test_keras_input_inside_sequential_keeps_the_stack_plain(first):
     dense = "".join(
