@@ -13,10 +13,10 @@ import dataclasses
 import gc
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import libcst as cst
 
@@ -39,7 +39,7 @@ from nnlint.syntax import (
     decode,
     libcst_compatible,
 )
-from nnlint.walker import collect_facts
+from nnlint.walker import _with_deep_stack, collect_facts
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,7 @@ def _meta_finding(path: str, code: str, line: int, column: int, message: str) ->
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while libcst builds a tree: the tree is hundreds of thousands of
-    young objects that the collector would scan again and again for nothing (about 10% of the
-    parse on timm). Collection resumes, unchanged, right after."""
+    """Pause the cyclic GC (see ``lint_source``); collection resumes, unchanged, right after."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -144,6 +142,9 @@ def _run_rules(
     return reported, errors
 
 
+T = TypeVar("T")
+
+
 class _NotLinted(Exception):
     """libcst or nnlint's own traversal cannot take this code (a Python-valid file)."""
 
@@ -163,6 +164,15 @@ class _Pass:
     skipped: list[int] = field(default_factory=list)
 
 
+def _deep_enough(work: Callable[[], T]) -> T:
+    """``work()`` (libcst's recursive code generation), again on the walker's deep stack if the
+    tree is too deep for the normal one."""
+    try:
+        return work()
+    except RecursionError:
+        return _with_deep_stack(work)
+
+
 def _libcst_reads(text: str) -> bool:
     try:
         _parse(text)
@@ -172,8 +182,7 @@ def _libcst_reads(text: str) -> bool:
 
 
 def _parse(text: str) -> cst.Module:
-    with _gc_paused():
-        return cst.parse_module(text)
+    return cst.parse_module(text)
 
 
 def _lint_text(
@@ -243,7 +252,7 @@ def _lint_text(
 
     noqa = noqa_map(text)
     try:
-        spans = node_spans(module, (r.violation.node for r in reported))
+        spans = _deep_enough(lambda: node_spans(module, [r.violation.node for r in reported]))
     except RecursionError:
         raise _NotLinted("it is nested too deeply to locate findings (RecursionError)") from None
     kept: list[tuple[_Reported, Span]] = []
@@ -269,10 +278,14 @@ def _lint_text(
             for item, _ in kept
             if item.meta.fixable and item.violation.fix is not None
         ]
+        has_bom = source.startswith(BOM)
         try:
-            has_bom = source.startswith(BOM)
-            for fix_, edit in fix_edits(module, text, decoded.encoding, has_bom, fixes):
-                placed[id(fix_)] = edit
+            placed = {
+                id(fix_): edit
+                for fix_, edit in _deep_enough(
+                    lambda: list(fix_edits(module, text, decoded.encoding, has_bom, fixes))
+                )
+            }
         except RecursionError:
             placed = {}
         outcome.edits = list(placed.values())
@@ -409,7 +422,17 @@ def lint_source(
     With ``fix=True``, the fixes of enabled fixable rules are applied as byte edits, repeatedly
     until none is left: ``fixed_source`` is the whole new file (Python compiles it) and
     ``findings`` are those that remain.
+
+    The cyclic GC is off for the whole file: a syntax tree is hundreds of thousands of acyclic
+    objects freed by reference counting, and a collection while it is alive scans all of them
+    (pausing only the parse deferred that cost to the first allocation after it: about a third
+    of the parse time on timm). Collection resumes once the tree is gone.
     """
+    with _gc_paused():
+        return _lint_and_fix(source, path, settings, fix=fix)
+
+
+def _lint_and_fix(source: bytes, path: str, settings: LintSettings, *, fix: bool) -> FileResult:
     outcome, clean = _lint_once(source, path, settings, want_edits=fix)
     result = FileResult(path=path, findings=outcome.findings)
     if not fix or not clean or not outcome.edits:

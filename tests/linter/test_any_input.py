@@ -60,31 +60,29 @@ def test_chain_just_past_the_depth_limit_is_skipped_and_the_rest_linted() -> Non
     assert found(HEAD + chain + DROPOUT_ONE) == [("NN003", 2), ("NN401", 3)]
 
 
-_DEEP_WALK_REASON = (
-    "the fact walk is recursive (the integrator's walker rewrite makes it iterative); until "
-    "then such a file is reported as NN003, never NN002 or a traceback"
-)
 DEEP_FOR_THE_WALK = {
     "elif-250": "if a:\n    pass\n" + "elif a:\n    pass\n" * 250,
     "method-chain-250": "x = a" + ".b()" * 250 + "\n",
     "and-chain-500": "x = " + " and ".join(["a"] * 500) + "\n",
     "plus-chain-500": "x = " + " + ".join(["a"] * 500) + "\n",
     "subscript-chain-500": "x = a" + "[0]" * 500 + "\n",
+    "plus-chain-900": "x = " + " + ".join(["a"] * 900) + "\n",
 }
 
 
 @pytest.mark.parametrize("body", DEEP_FOR_THE_WALK.values(), ids=DEEP_FOR_THE_WALK.keys())
-@pytest.mark.xfail(strict=False, reason=_DEEP_WALK_REASON)
 def test_deep_but_valid_code_is_linted_in_full(body: str) -> None:
+    # The fact walk and libcst's code generation (positions, fixes) recurse once per level;
+    # they get a deep stack when the normal one is not enough (never NN002, never NN003).
     source = HEAD + body + DROPOUT_ONE
     assert found(source) == [("NN401", source.count("\n"))]
 
 
-@pytest.mark.parametrize("body", DEEP_FOR_THE_WALK.values(), ids=DEEP_FOR_THE_WALK.keys())
-def test_deep_but_valid_code_is_never_an_internal_error(body: str) -> None:
-    source = HEAD + body + DROPOUT_ONE
-    codes = {code for code, _ in found(source)}
-    assert codes <= {"NN401", "NN003"} and codes
+def test_a_fix_deep_inside_a_long_chain_is_applied() -> None:
+    call = "        return " + " + ".join(["x"] * 900) + " + F.dropout(x, 0.1)\n"
+    result = lint_source((TORCH_HEAD + call).encode(), "net.py", DEFAULT, fix=True)
+    assert result.fixed_count == 1 and result.findings == []
+    assert result.fixed_source.endswith(b" + F.dropout(x, 0.1, training=self.training)\n")
 
 
 # -- NN001 exactly when Python's compiler says so ---------------------------------------------
