@@ -13,8 +13,7 @@ import dataclasses
 import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -96,18 +95,6 @@ def _meta_finding(path: str, code: str, line: int, column: int, message: str) ->
         end_line=line,
         end_column=column,
     )
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC (see ``lint_source``); collection resumes, unchanged, right after."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 @dataclass
@@ -426,10 +413,17 @@ def lint_source(
     The cyclic GC is off for the whole file: a syntax tree is hundreds of thousands of acyclic
     objects freed by reference counting, and a collection while it is alive scans all of them
     (pausing only the parse deferred that cost to the first allocation after it: about a third
-    of the parse time on timm). Collection resumes once the tree is gone.
+    of the parse time on timm). Collection resumes once the tree is gone. (A plain try/finally,
+    not a context manager: the generator's own allocations at exit would trigger the deferred
+    collection right away, about 1 CPU-s more on timm.)
     """
-    with _gc_paused():
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
         return _lint_and_fix(source, path, settings, fix=fix)
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _lint_and_fix(source: bytes, path: str, settings: LintSettings, *, fix: bool) -> FileResult:
