@@ -21,7 +21,7 @@ from typing import Any
 import libcst as cst
 
 from nnlint import __version__
-from nnlint.findings import FileResult, Finding
+from nnlint.findings import Applicability, FileResult, Finding
 from nnlint.fixes import apply_fixes
 from nnlint.positions import Span, node_spans
 from nnlint.prefilter import could_have_findings as _bytes_could_have_findings
@@ -231,12 +231,18 @@ def _run_rules(
 
 
 def lint_source(
-    source: bytes, path: str, settings: LintSettings, *, fix: bool = False
+    source: bytes,
+    path: str,
+    settings: LintSettings,
+    *,
+    fix: bool = False,
+    unsafe_fixes: bool = False,
 ) -> FileResult:
     """Lint one file's bytes. Never raises for bad input (see the module docstring).
 
-    With ``fix=True``, the safe fixes of enabled fixable rules are applied: ``fixed_source`` is
-    the whole new file (proved to parse) and ``findings`` are those that remain.
+    With ``fix=True``, the safe fixes of enabled fixable rules are applied (the unsafe ones too
+    with ``unsafe_fixes``): ``fixed_source`` is the whole new file (proved to parse) and
+    ``findings`` are those that remain.
     """
     result = FileResult(path=path)
     if not could_have_findings(source, settings):
@@ -289,7 +295,9 @@ def lint_source(
         fixes: list[Fix] = [
             item.violation.fix
             for item, _ in kept
-            if item.meta.fixable and item.violation.fix is not None
+            if item.meta.fixable
+            and item.violation.fix is not None
+            and (unsafe_fixes or item.violation.fix.applicability is Applicability.SAFE)
         ]
         applied = apply_fixes(module, fixes) if fixes else None
         if applied is not None:
@@ -312,6 +320,11 @@ def lint_source(
                 end_column=span.end_column,
                 fixable=fixable,
                 fix_title=item.violation.fix.title if fixable and item.violation.fix else None,
+                fix_applicability=(
+                    item.violation.fix.applicability
+                    if fixable and item.violation.fix
+                    else Applicability.SAFE
+                ),
             )
         )
     result.findings.sort(key=Finding.sort_key)

@@ -43,6 +43,7 @@ class SyntaxErrorRule(Rule):
     code = "NN001"
     name = "syntax-error"
     MESSAGE = "File cannot be parsed"
+    REMEDY = "fix the syntax (or exclude the file): nothing else in it was checked"
     severity = Severity.ERROR
     # A diagnostic of nnlint itself, not a training failure mode.
     failure_mode = None

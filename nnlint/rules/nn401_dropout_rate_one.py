@@ -9,6 +9,7 @@ from nnlint.facts import FileFacts
 from nnlint.findings import Severity
 from nnlint.rules._dropout import (
     DROPOUT_TRIGGERS,
+    constant_note,
     describe_rate,
     in_unit_interval,
     literal_rate_sites,
@@ -57,6 +58,7 @@ class DropoutRateOne(Rule):
     code = "NN401"
     name = "dropout-rate-one"
     MESSAGE = "Dropout rate 1 drops every activation: the model learns nothing"
+    REMEDY = "use a rate strictly between 0 and 1 (0.1-0.5 is typical; keep_prob 0.5-0.9)"
     severity = Severity.ERROR
     failure_mode = DROPOUT_MISUSE
     triggers = DROPOUT_TRIGGERS
@@ -139,5 +141,5 @@ class DropoutRateOne(Rule):
                 yield Violation(
                     site.node,
                     f"`{site.callee_text}` with {describe_rate(rate)} {what}, so the model learns "
-                    f"nothing; use {fix}",
+                    f"nothing; use {fix}{constant_note(facts, rate)}",
                 )

@@ -9,6 +9,7 @@ from nnlint.facts import FileFacts
 from nnlint.findings import Severity
 from nnlint.rules._dropout import (
     DROPOUT_TRIGGERS,
+    constant_note,
     describe_rate,
     in_unit_interval,
     literal_rate_sites,
@@ -58,6 +59,7 @@ class DropoutRateZero(Rule):
     code = "NN402"
     name = "dropout-rate-zero"
     MESSAGE = "Dropout rate 0 drops nothing: the layer does nothing"
+    REMEDY = "delete the layer, or give it a rate between 0 and 1 if it should regularize"
     severity = Severity.WARNING
     failure_mode = DROPOUT_MISUSE
     triggers = DROPOUT_TRIGGERS
@@ -155,9 +157,12 @@ class DropoutRateZero(Rule):
                 # `model.encoder.drop = nn.Dropout(0.0)`: dropout switched off on purpose.
                 continue
             if in_unit_interval(rate) and rate.drop_probability == 0:
-                what = "keeps every activation" if rate.param == "keep_prob" else "drops nothing"
+                if rate.param == "keep_prob":
+                    what, instead = "keeps every activation", "a keep_prob below 1"
+                else:
+                    what, instead = "drops nothing", "a rate between 0 and 1"
                 yield Violation(
                     site.node,
                     f"`{site.callee_text}` with {describe_rate(rate)} {what}, so the layer is a "
-                    "no-op; delete it or use a rate between 0 and 1",
+                    f"no-op; delete it or use {instead}{constant_note(facts, rate)}",
                 )

@@ -7,7 +7,12 @@ from collections.abc import Iterator
 from nnlint.catalog import DROPOUT_MISUSE
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
-from nnlint.rules._dropout import DROPOUT_TRIGGERS, describe_rate, literal_rate_sites
+from nnlint.rules._dropout import (
+    DROPOUT_TRIGGERS,
+    constant_note,
+    describe_rate,
+    literal_rate_sites,
+)
 from nnlint.rules.base import Invalid, Rule, Violation
 
 
@@ -41,6 +46,7 @@ class DropoutRateOutOfRange(Rule):
     code = "NN403"
     name = "dropout-rate-out-of-range"
     MESSAGE = "Dropout rate outside [0, 1] is no probability"
+    REMEDY = "write the rate as a probability between 0 and 1 (0.5, not 50)"
     severity = Severity.ERROR
     failure_mode = DROPOUT_MISUSE
     triggers = DROPOUT_TRIGGERS
@@ -82,8 +88,10 @@ class DropoutRateOutOfRange(Rule):
         # torch and Keras reject the rate before they look at `training`, tests included.
         for site, rate in literal_rate_sites(facts, skip_deliberate=False):
             if rate.value is not None and not 0 <= rate.value <= 1:
+                word = "keep_prob" if rate.param == "keep_prob" else "rate"
                 yield Violation(
                     site.node,
                     f"`{site.callee_text}` with {describe_rate(rate)} is outside [0, 1]: it "
-                    "fails when the layer is built or runs; use a probability between 0 and 1",
+                    f"fails when the layer is built or runs; use a {word} between 0 and 1"
+                    f"{constant_note(facts, rate)}",
                 )

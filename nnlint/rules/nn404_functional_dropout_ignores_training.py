@@ -9,7 +9,7 @@ import libcst as cst
 
 from nnlint.catalog import DROPOUT_MISUSE
 from nnlint.facts import DropoutSite, FileFacts
-from nnlint.findings import Severity
+from nnlint.findings import Applicability, Severity
 from nnlint.rules._dropout import DROPOUT_TRIGGERS
 from nnlint.rules.base import Fix, Invalid, Rule, Violation
 
@@ -70,11 +70,15 @@ class FunctionalDropoutIgnoresTraining(Rule):
     ```
 
     ## Fix safety
-    The fix appends `training=self.training` to the call. It is safe: it changes the behaviour
-    only in the mode the code was wrong in (eval for `dropout`, train for `alpha_dropout`). It is
-    offered only when the method's first parameter is named `self` and the call has no
-    keyword torch does not know (a misspelt `traning=` is left to you), and never for
-    `tf.layers.dropout` (nnlint cannot know the name of your is-training flag).
+    The fix appends `training=self.training` to the call. It changes the behaviour only in the
+    mode the code was wrong in (eval for `dropout`, train for `alpha_dropout`), so it is safe,
+    except where the author may have kept dropout on at inference on purpose: when a comment on
+    the statement or on a block around it within `forward` speaks of that (`# always applies
+    dropout`, "Monte-Carlo", "on purpose", "at inference"...), or the class name says
+    Monte-Carlo or Bayesian dropout. There the fix is unsafe, applied only with
+    `--unsafe-fixes`. It is offered only when the method's first parameter is named `self` and
+    the call has no keyword torch does not know (a misspelt `traning=` is left to you), and
+    never for `tf.layers.dropout` (nnlint cannot know the name of your is-training flag).
     """
 
     code = "NN404"
@@ -273,14 +277,71 @@ class FunctionalDropoutIgnoresTraining(Rule):
                     "anything, not even in training (it defaults to training=False); pass "
                     "`training=self.training`"
                 )
-            yield Violation(site.node, message, _fix(site))
+            yield Violation(site.node, message, _fix(site, facts))
 
 
 # The keywords torch's functional dropouts accept (`input, p=0.5, training=..., inplace=False`).
 _TORCH_KEYWORDS = frozenset({"input", "p", "training", "inplace"})
 
 
-def _fix(site: DropoutSite) -> Fix | None:
+# Words of a comment that keeps dropout on at inference on purpose (the Tacotron 2 pre-net's
+# "always applies dropout", Monte-Carlo dropout for uncertainty estimates).
+_DELIBERATE = re.compile(
+    r"\balways\b|on purpose|deliberate|intentional|monte[ _-]?carlo|\bmc\b|mc[ _-]?dropout"
+    r"|uncertaint|bayes|(at|during|in) (inference|test|eval)|even (at|in|during|when)"
+    r"|keep[s]? (dropout )?on|stays? on",
+    re.IGNORECASE,
+)
+
+
+class _CommentsAround(cst.CSTVisitor):
+    """The comments of the statement holding ``target`` and of the blocks around it."""
+
+    def __init__(self, target: cst.CSTNode) -> None:
+        super().__init__()
+        self.target = target
+        self.stack: list[cst.CSTNode] = []
+        self.found: list[cst.CSTNode] | None = None
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.found is not None:
+            return False
+        if node is self.target:
+            self.found = list(self.stack)
+            return False
+        if isinstance(node, cst.BaseStatement):
+            self.stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if self.stack and self.stack[-1] is original_node:
+            self.stack.pop()
+
+
+def _comment_says_deliberate(function: cst.CSTNode, call: cst.Call) -> bool:
+    visitor = _CommentsAround(call)
+    function.visit(visitor)
+    statements = visitor.found or []
+    comments: list[str] = []
+    for depth, statement in enumerate(statements):
+        if depth == 0:
+            continue  # the function itself: its other comments are about other code
+        comments += [
+            line.comment.value
+            for line in getattr(statement, "leading_lines", ())
+            if line.comment is not None
+        ]
+    if statements:
+        # The innermost statement: its own comments, inside the call's parentheses included.
+        text = _EMPTY.code_for_node(statements[-1])
+        comments += re.findall(r"#[^\n]*", text)
+    return any(_DELIBERATE.search(comment) for comment in comments)
+
+
+_EMPTY = cst.Module(body=[])
+
+
+def _fix(site: DropoutSite, facts: FileFacts) -> Fix | None:
     if site.call.scope.first_param != "self" or not site.node.args:
         return None
     if any(
@@ -313,4 +374,9 @@ def _fix(site: DropoutSite) -> Fix | None:
     else:
         args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
         args.append(training)
-    return Fix(_FIX_TITLE, call, call.with_changes(args=args))
+    cls = site.call.scope.enclosing_class
+    deliberate = (cls is not None and _MONTE_CARLO.search(cls.name) is not None) or (
+        _comment_says_deliberate(site.call.scope.node, call)
+    )
+    applicability = Applicability.UNSAFE if deliberate else Applicability.SAFE
+    return Fix(_FIX_TITLE, call, call.with_changes(args=args), applicability)

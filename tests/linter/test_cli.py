@@ -46,7 +46,7 @@ def test_findings_print_concise_sorted_with_summary_and_exit_1(project):
     lines = result.output.splitlines()
     assert lines[0].startswith(f"models{os.sep}classifier.py:8:") and " NN401 " in lines[0]
     assert lines[1].startswith(f"models{os.sep}head.py:7:") and " NN404 [*] " in lines[1]
-    assert lines[2:] == ["Found 2 errors.", "[*] 1 fixable with the `--fix` option."]
+    assert lines[2:] == ["Found 1 error and 1 warning.", "[*] 1 fixable with the `--fix` option."]
 
 
 def test_clean_files_pass_with_exit_0(project):
@@ -256,7 +256,7 @@ def test_fix_rewrites_the_file_exactly_keeps_its_mode_and_reports_the_rest(proje
     assert stat.S_IMODE(head.stat().st_mode) == 0o640
     assert (project / "models" / "classifier.py").read_text() == DROPOUT_ONE  # unfixable
     assert result.exit_code == 1
-    assert "Found 2 errors (1 fixed, 1 remaining)." in result.output
+    assert "Found 2 findings (1 fixed, 1 remaining: 1 error)." in result.output
     again = invoke("check", "--no-cache", "--fix", "models/head.py")
     assert again.exit_code == 0 and head.read_text() == FIXED_FUNCTIONAL_DROPOUT
 
@@ -264,7 +264,7 @@ def test_fix_rewrites_the_file_exactly_keeps_its_mode_and_reports_the_rest(proje
 def test_fix_of_everything_exits_0(project):
     result = invoke("check", "--no-cache", "--fix", "models/head.py")
     assert result.exit_code == 0
-    assert "Found 1 error (1 fixed, 0 remaining)." in result.output
+    assert "Found 1 finding (1 fixed, 0 remaining)." in result.output
 
 
 def test_diff_prints_a_unified_diff_writes_nothing_and_exits_1(project):

@@ -43,6 +43,7 @@ class StandInRule:
     doc: str = ""
     url: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    remedy: str = "use a rate strictly between 0 and 1"
 
 
 RULES = {
