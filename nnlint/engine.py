@@ -27,7 +27,7 @@ from nnlint.positions import Span, node_spans
 from nnlint.prefilter import could_have_findings as _bytes_could_have_findings
 from nnlint.rules import INTERNAL_ERROR, SYNTAX_ERROR, all_rules
 from nnlint.rules.base import Fix, Rule, RuleMeta, Violation
-from nnlint.suppression import noqa_map
+from nnlint.suppression import UNUSED_NOQA, noqa_map, without_unused_codes
 from nnlint.walker import collect_facts
 
 
@@ -244,10 +244,58 @@ def lint_source(
     with ``unsafe_fixes``): ``fixed_source`` is the whole new file (proved to parse) and
     ``findings`` are those that remain.
     """
+    result = _lint_once(source, path, settings, fix=fix, unsafe_fixes=unsafe_fixes)
+    if fix and any(f.code == UNUSED_NOQA for f in result.findings):
+        # Unused noqa codes are comment text: dropped after the code fixes, then linted again.
+        current = result.fixed_source if result.fixed_source is not None else source
+        text = _decode(current)
+        noqa = noqa_map(text)
+        new_source = without_unused_codes(text, noqa, result.findings).encode(_encoding_of(current))
+        if new_source != current:
+            refreshed = _lint_once(new_source, path, settings)
+            refreshed.fixed_source = new_source
+            refreshed.fixed_count = result.fixed_count + sum(
+                1 for f in result.findings if f.code == UNUSED_NOQA
+            )
+            return refreshed
+    return result
+
+
+def _encoding_of(source: bytes) -> str:
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+    return "utf-8-sig" if encoding == "utf-8-sig" else encoding
+
+
+def _unused_noqa(text: str, path: str, settings: LintSettings, noqa: Any = None) -> list[Finding]:
+    """NN003 findings for ``text`` whose findings already went through ``noqa`` (if given)."""
+    if UNUSED_NOQA not in settings.enabled:
+        return []
+    if noqa is None:
+        noqa = noqa_map(text)
+    unused = noqa.unused_findings(path, settings.enabled, _known_codes())
+    # `# noqa: NN401, NN003` keeps a directive nnlint cannot see the use of.
+    return [f for f in unused if not noqa.suppresses(f.line, f.code)]
+
+
+def _known_codes() -> frozenset[str]:
+    return frozenset(m.code for m in all_rules())
+
+
+def _lint_once(
+    source: bytes,
+    path: str,
+    settings: LintSettings,
+    *,
+    fix: bool = False,
+    unsafe_fixes: bool = False,
+) -> FileResult:
     result = FileResult(path=path)
     if not could_have_findings(source, settings):
         if SYNTAX_ERROR in settings.enabled:
             result.findings.extend(_cheap_syntax_check(source, path))
+        if UNUSED_NOQA in settings.enabled and b"noqa" in source.lower() and not result.findings:
+            # No rule ran, so every code of an enabled rule in a directive is unused.
+            result.findings.extend(_unused_noqa(_decode(source), path, settings))
         return result
     try:
         module, text = _parse(source)
@@ -278,6 +326,7 @@ def lint_source(
     if INTERNAL_ERROR in settings.enabled:
         result.findings.extend(errors)
     if not reported and not result.findings:
+        result.findings.extend(_unused_noqa(text, path, settings))
         return result
 
     noqa = noqa_map(text)
@@ -290,6 +339,7 @@ def lint_source(
         if not noqa.suppresses(span.line, item.meta.code):
             kept.append((item, span))
     result.findings = [f for f in result.findings if not noqa.suppresses(f.line, f.code)]
+    result.findings.extend(_unused_noqa(text, path, settings, noqa))
 
     if fix:
         fixes: list[Fix] = [
@@ -302,7 +352,7 @@ def lint_source(
         applied = apply_fixes(module, fixes) if fixes else None
         if applied is not None:
             new_source, count = applied
-            refreshed = lint_source(new_source, path, settings, fix=False)
+            refreshed = _lint_once(new_source, path, settings, fix=False)
             refreshed.fixed_source = new_source
             refreshed.fixed_count = count
             return refreshed

@@ -13,6 +13,7 @@ from nnlint.rules.base import Rule, RuleMeta
 RULE_MODULES: tuple[str, ...] = (
     "nn001_syntax_error",
     "nn002_internal_error",
+    "nn003_unused_noqa",
     "nn401_dropout_rate_one",
     "nn402_dropout_rate_zero",
     "nn403_dropout_rate_out_of_range",
@@ -20,7 +21,7 @@ RULE_MODULES: tuple[str, ...] = (
 )
 
 # Emitted by the engine itself, never by a rule's ``check``.
-META_CODES: frozenset[str] = frozenset({"NN001", "NN002"})
+META_CODES: frozenset[str] = frozenset({"NN001", "NN002", "NN003"})
 SYNTAX_ERROR = "NN001"
 INTERNAL_ERROR = "NN002"
 

@@ -32,8 +32,9 @@ def _wrap(kind: str, code: str) -> Valid | Invalid:
 def _meta_class(code: str) -> type:
     from nnlint.rules.nn001_syntax_error import SyntaxErrorRule
     from nnlint.rules.nn002_internal_error import InternalErrorRule
+    from nnlint.rules.nn003_unused_noqa import UnusedNoqa
 
-    return {"NN001": SyntaxErrorRule, "NN002": InternalErrorRule}[code]
+    return {"NN001": SyntaxErrorRule, "NN002": InternalErrorRule, "NN003": UnusedNoqa}[code]
 
 
 def _settings(code: str, options: dict) -> LintSettings:
@@ -94,15 +95,19 @@ def test_every_rule_that_can_fire_has_valid_and_invalid_samples(meta) -> None:
 
 @pytest.mark.parametrize("meta", all_rules(), ids=lambda m: m.code)
 def test_fixable_rules_have_a_sample_with_its_expected_fix(meta) -> None:
+    cls = meta.rule_class or _meta_class(meta.code)
     if not meta.fixable:
+        # Nothing to fix: nothing may claim a fix either.
+        assert meta.fix_title is None and "## Fix safety" not in meta.doc
+        assert not any(isinstance(c, Invalid) and c.expected_fix for c in cls.INVALID)
         return
-    assert any(isinstance(case, Invalid) and case.expected_fix for case in meta.rule_class.INVALID)
+    assert any(isinstance(case, Invalid) and case.expected_fix for case in cls.INVALID)
 
 
 def test_all_rules_is_sorted_by_code_and_includes_meta_diagnostics() -> None:
     codes = [m.code for m in all_rules()]
     assert codes == sorted(codes)
-    assert {"NN001", "NN002", "NN401", "NN402", "NN403", "NN404"} <= set(codes)
+    assert {"NN001", "NN002", "NN003", "NN401", "NN402", "NN403", "NN404"} <= set(codes)
 
 
 def test_get_rule_finds_by_code_in_any_case_and_by_name() -> None:
