@@ -653,9 +653,9 @@ def _print_fixes(
             else:
                 fixed[(f.path, f.code)] += 1
         if not fixed:
-            out.write("No errors fixed.\n")
+            out.write("No findings fixed.\n")
             return
-        out.write(f"Fixed {_plural(sum(fixed.values()))}:\n")
+        out.write(f"Fixed {_plural(sum(fixed.values()), 'finding')}:\n")
         for path in sorted({p for p, _ in fixed}):
             out.write(f"- {path}:\n")
             for (where, code), n in sorted(fixed.items()):
@@ -666,7 +666,7 @@ def _print_fixes(
     if not pending:
         out.write("No fixes available.\n")
         return
-    out.write(f"Would fix {_plural(len(pending))}:\n")
+    out.write(f"Would fix {_plural(len(pending), 'finding')}:\n")
     for f in pending:
         where = f"{f.path}:cell {f.cell}:" if f.cell is not None else f"{f.path}:"
         safety = f" ({f.fix_applicability.value})" if unsafe_fixes else ""

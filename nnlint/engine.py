@@ -273,7 +273,7 @@ def _unused_noqa(text: str, path: str, settings: LintSettings, noqa: Any = None)
     if noqa is None:
         noqa = noqa_map(text)
     unused = noqa.unused_findings(path, settings.enabled, _known_codes())
-    # `# noqa: NN401, NN003` keeps a directive nnlint cannot see the use of.
+    # A directive that also names NN003 keeps codes nnlint cannot see the use of.
     return [f for f in unused if not noqa.suppresses(f.line, f.code)]
 
 

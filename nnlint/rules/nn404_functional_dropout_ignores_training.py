@@ -86,6 +86,10 @@ class FunctionalDropoutIgnoresTraining(Rule):
     MESSAGE = (
         "Functional dropout in `forward` ignores train/eval mode; pass `training=self.training`"
     )
+    REMEDY = (
+        "pass `training=self.training` (TF1: your is-training flag; in a Keras layer use "
+        "`layers.Dropout`, or drop only under `if training:`)"
+    )
     severity = Severity.WARNING
     failure_mode = DROPOUT_MISUSE
     fixable = True
