@@ -73,14 +73,16 @@ class GlobError(ValueError):
 def compile_globs(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec:
     """Compile gitignore-syntax globs; raise ``GlobError`` for the first bad one.
 
-    pathspec drops a glob it cannot read (an unterminated ``[``) without a word, and such a glob
-    never matches anything, so it is an error here rather than an exclude that silently does
-    nothing.
+    An unterminated ``[`` (``[abc``, ``[!]``) never matches in git; pathspec before 1.1 matches
+    it literally and 1.1 drops it without a word. Either way the exclude would silently do
+    nothing, so it is an error here.
     """
     for pattern in patterns:
         stripped = pattern.strip()
         if not stripped:
             raise GlobError(pattern, "it is empty")
+        if _has_unterminated_bracket(stripped):
+            raise GlobError(pattern, "it can never match (an unterminated `[`)")
         try:
             spec = pathspec.GitIgnoreSpec.from_lines([stripped])
         except Exception as exc:  # noqa: BLE001 - pathspec raises re.error and its own errors
@@ -93,6 +95,29 @@ def compile_globs(patterns: Sequence[str]) -> pathspec.GitIgnoreSpec:
             )
             raise GlobError(pattern, reason)
     return pathspec.GitIgnoreSpec.from_lines([p.strip() for p in patterns])
+
+
+def _has_unterminated_bracket(pattern: str) -> bool:
+    """Whether a ``[`` opens a class that no ``]`` closes (git's wildmatch rules: a ``]`` right
+    after ``[`` or ``[!`` is a member, so ``[]]`` is complete and ``[!]`` is not)."""
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            j = i + 1
+            if j < len(pattern) and pattern[j] in "!^":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            close = pattern.find("]", j)
+            if close == -1:
+                return True
+            i = close
+        i += 1
+    return False
 
 
 def _posix_relative(path: str, root: str, *, is_dir: bool) -> str:

@@ -401,6 +401,7 @@ def _nnlint(*args: str, cwd: Path, input: bytes | None = None):
     )
 
 
+@pytest.mark.slow
 def test_python_dash_m_nnlint_runs_and_exits_with_the_findings_code(project):
     proc = _nnlint("check", "--no-cache", cwd=project)
     assert proc.returncode == 1
@@ -409,6 +410,7 @@ def test_python_dash_m_nnlint_runs_and_exits_with_the_findings_code(project):
     assert ok.returncode == 0 and ok.stdout == b"All checks passed!\n"
 
 
+@pytest.mark.slow
 def test_subprocess_config_error_is_a_message_not_a_traceback(project):
     (project / "pyproject.toml").write_text("[tool.nnlint]\nselect = 3\n")
     proc = _nnlint("check", cwd=project)
@@ -416,11 +418,13 @@ def test_subprocess_config_error_is_a_message_not_a_traceback(project):
     assert b"must be a list of strings" in proc.stderr and b"Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_subprocess_stdin(project):
     proc = _nnlint("check", "--no-cache", "-", cwd=project, input=DROPOUT_ONE.encode())
     assert proc.returncode == 1 and proc.stdout.startswith(b"-:8:")
 
 
+@pytest.mark.slow
 def test_output_into_a_closed_pipe_stops_quietly(project):
     lines = "".join(f"d{i} = nn.Dropout(1.0)\n" for i in range(1500))
     (project / "many.py").write_text("import torch.nn as nn\n" + lines)
