@@ -20,12 +20,12 @@ def hooks() -> dict[str, dict]:
     return {hook["id"]: hook for hook in yaml.safe_load(HOOKS_FILE.read_text())}
 
 
-def test_both_hooks_are_declared_for_python_files_passing_file_names():
+def test_both_hooks_are_declared_for_python_files_and_notebooks_passing_file_names():
     declared = hooks()
     assert set(declared) == {"nnlint", "nnlint-fix"}
     for hook in declared.values():
         assert hook["language"] == "python"
-        assert hook["types"] == ["python"]
+        assert hook["types_or"] == ["python", "jupyter"]
         assert hook["require_serial"] is False
         # pre-commit passes file names unless told otherwise; the hooks must not turn it off.
         assert hook.get("pass_filenames", True) is True
