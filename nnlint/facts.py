@@ -1,80 +1,22 @@
 """The intermediate model ("facts") that the single traversal collects and every rule reads.
 
 Rules never walk the tree: they read the typed facts here. Adding a rule family means adding a
-fact type (and its extractor in ``walker.py``), not another pass over the file.
+fact type and its extractor module under ``nnlint/extractors/`` (registered with
+``register_extractor``), never another pass over the file or an edit of the walker.
 """
 
 from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Literal, Union
+from typing import Any, Literal, Union
 
 import libcst as cst
 
 from nnlint.imports import AliasTable
+from nnlint.semantic import CallSite, Scope
 
 Number = Union[int, float, bool]
-ScopeKind = Literal["module", "class", "function"]
-
-
-@dataclass(eq=False)
-class Scope:
-    """A module, class or function body, with the names bound in it (params, assignments...)."""
-
-    kind: ScopeKind
-    name: str
-    node: cst.CSTNode
-    parent: Scope | None
-    local_names: set[str] = field(default_factory=set)
-    # Functions: the first parameter's name (``self`` for ordinary methods), if any.
-    first_param: str | None = None
-    # Classes: base-class expressions as written; resolved after the walk.
-    bases: tuple[cst.BaseExpression, ...] = ()
-    # Classes: whether this is a torch ``nn.Module`` subclass (set after the walk).
-    is_nn_module: bool = False
-    # Classes: whether this is a Keras ``Layer``/``Model`` subclass (set after the walk).
-    is_keras_layer: bool = False
-
-    @property
-    def enclosing_class(self) -> Scope | None:
-        """For a method (a function defined directly in a class body): that class."""
-        if self.kind == "function" and self.parent is not None and self.parent.kind == "class":
-            return self.parent
-        return None
-
-    def binds_locally(self, name: str) -> bool:
-        """Whether ``name`` is bound by a non-module scope visible from here (Python rules:
-        class bodies are not visible from the functions nested in them)."""
-        scope: Scope | None = self
-        first = True
-        while scope is not None and scope.kind != "module":
-            if (first or scope.kind == "function") and name in scope.local_names:
-                return True
-            first = False
-            scope = scope.parent
-        return False
-
-
-@dataclass(frozen=True)
-class CallSite:
-    """A call whose callee's last name some extractor cares about (resolved after the walk)."""
-
-    node: cst.Call
-    callee: tuple[str, ...]  # the dotted callee as written: ("nn", "Dropout")
-    scope: Scope
-    qualname: str | None = None  # canonical qualified name, None when not resolvable
-    # Inside ``with pytest.raises(...)`` / ``with self.assertRaises...(...)``: code that is
-    # meant to fail (a test that a bad value is rejected), not code that trains a model.
-    expects_error: bool = False
-    # Only reached when the module is training (`if self.training: ...`, `... if self.training
-    # else ...`, or after `if not self.training: return ...`).
-    training_only: bool = False
-    # Only reached in evaluation mode (`if not self.training: ...`, `else` of `if is_training`).
-    eval_only: bool = False
-    # Assigned over an attribute of another object (`model.blocks[0].drop = nn.Dropout(0.0)`):
-    # replacing a library model's layer, typically to switch its dropout off on purpose.
-    replaces_attribute: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -262,16 +204,28 @@ class DropoutSite:
 
 @dataclass
 class FileFacts:
-    """Everything the traversal collected from one file."""
+    """Everything the traversal collected from one file: the shared semantic layer and, under
+    ``families``, what each registered extractor made of it."""
 
     module: cst.Module
     aliases: AliasTable
     module_scope: Scope
     # Module-level names assigned exactly once, to a number literal.
     constants: dict[str, Number] = field(default_factory=dict)
+    # Module-level name -> how many times it is bound (imports, assignments, `global` rebinds).
+    module_binding_counts: dict[str, int] = field(default_factory=dict)
     calls: list[CallSite] = field(default_factory=list)
     classes: list[Scope] = field(default_factory=list)
-    dropout_sites: list[DropoutSite] = field(default_factory=list)
+    # extractor family -> its facts (what ``Extractor.finish`` returned).
+    families: dict[str, Any] = field(default_factory=dict)
+
+    def family(self, name: str) -> Any:
+        """The facts of one extractor family (KeyError if no such extractor ran)."""
+        return self.families[name]
+
+    @property
+    def dropout_sites(self) -> list[DropoutSite]:
+        return self.families.get("dropout", [])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,20 +1,17 @@
-"""Line/column positions for the few nodes that are reported, without PositionProvider.
+"""Line/column positions for the few nodes that are reported.
 
-libcst's PositionProvider records every node of the file (about 1.7x a parse on timm); this
-runs the same code generation but records only the requested nodes and stops after the last.
+Positions come from libcst's public ``PositionProvider``, resolved only for files that have a
+finding to report (most files have none, and resolving positions for a whole file costs about
+1.7x its parse on timm), so every node kind a rule may report gets libcst's own start and end.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import libcst as cst
-from libcst._nodes.internal import CodegenState
-
-_NEWLINE = re.compile(r"\r\n?|\n")
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 
 @dataclass(frozen=True)
@@ -27,66 +24,25 @@ class Span:
     end_column: int
 
 
-class _AllFound(Exception):
-    pass
-
-
-@dataclass(frozen=False)
-class _TargetedPositionState(CodegenState):
-    targets: set[int] = field(default_factory=set)
-    found: dict[int, Span] = field(default_factory=dict)
-    line: int = 1
-    column: int = 0  # 0-based while generating
-
-    def add_indent_tokens(self) -> None:
-        for token in self.indent_tokens:
-            self.add_token(token)
-
-    def add_token(self, value: str) -> None:
-        # Nothing is kept: only the position moves.
-        if "\n" in value or "\r" in value:
-            segments = _NEWLINE.split(value)
-            self.line += len(segments) - 1
-            self.column = len(segments[-1])
-        else:
-            self.column += len(value)
-
-    def pop_trailing_newline(self) -> None:
-        return None
-
-    @contextmanager
-    def record_syntactic_position(
-        self,
-        node: cst.CSTNode,
-        *,
-        start_node: cst.CSTNode | None = None,
-        end_node: cst.CSTNode | None = None,
-    ) -> Iterator[None]:
-        key = id(node)
-        if key not in self.targets:
-            yield
-            return
-        start = (self.line, self.column + 1)
-        yield
-        self.found[key] = Span(start[0], start[1], self.line, self.column + 1)
-        if len(self.found) == len(self.targets):
-            raise _AllFound
-
-
 def node_spans(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, Span]:
-    """Spans of ``nodes`` (expression nodes of ``module``), keyed by ``id(node)``.
-
-    Only expression nodes record a syntactic position; other node types are not supported.
-    """
-    state = _TargetedPositionState(
-        default_indent=module.default_indent,
-        default_newline=module.default_newline,
-        targets={id(n) for n in nodes},
-    )
-    if not state.targets:
+    """Spans of ``nodes`` (any nodes of ``module``: expressions, statements, blocks), keyed by
+    ``id(node)``. Nodes not in ``module`` are left out."""
+    wanted = {id(node): node for node in nodes}
+    if not wanted:
         return {}
-    try:
-        module._codegen(state)
-    except _AllFound:
-        pass
-    return state.found
+    # `unsafe_skip_copy`: the reported nodes are nodes of `module` itself, so the wrapper must
+    # see the very same objects (the module is never changed afterwards).
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    spans: dict[int, Span] = {}
+    for key, node in wanted.items():
+        code_range = positions.get(node)
+        if code_range is None:
+            continue
+        spans[key] = Span(
+            code_range.start.line,
+            code_range.start.column + 1,
+            code_range.end.line,
+            code_range.end.column + 1,
+        )
+    return spans

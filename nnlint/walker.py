@@ -1,7 +1,9 @@
-"""The single traversal: one walk over a parsed module that fills ``FileFacts`` for every rule.
+"""The single traversal: one walk over a parsed module that fills the shared semantic layer
+(scopes, assignments, loops, statement order, branch flags) and records the calls that the
+registered extractors asked for; the extractors then turn them into ``FileFacts``.
 
 It descends only into fields that can hold code (never whitespace, comments or string literals) and
-tracks scopes and imports itself instead of resolving libcst metadata.
+tracks scopes and imports itself instead of resolving libcst metadata. It names no rule family.
 """
 
 from __future__ import annotations
@@ -12,19 +14,10 @@ from typing import Any
 
 import libcst as cst
 
-from nnlint.facts import (
-    DROPOUT_SPECS,
-    TF1_MARKERS,
-    CallSite,
-    DropoutSite,
-    DropoutSpec,
-    FileFacts,
-    Number,
-    RateArgument,
-    Scope,
-    number_literal,
-)
+from nnlint.extractors import DispatchTable, dispatch_table
+from nnlint.facts import FileFacts, Number, number_literal
 from nnlint.imports import AliasTable, dotted_parts
+from nnlint.semantic import Assignment, AssignmentKind, CallSite, Context, Loop, Scope
 
 # Field names that only ever hold whitespace, punctuation or operators.
 _SKIPPED_FIELDS = frozenset(
@@ -146,25 +139,38 @@ def _iter_target_names(target: cst.BaseExpression) -> Iterator[str]:
         yield from _iter_target_names(target.value)
 
 
+_LIST_METHODS: dict[str, AssignmentKind] = {
+    "append": "append",
+    "extend": "extend",
+    "insert": "insert",
+}
+
+
 class FactCollector:
     """Walks one module once and returns its ``FileFacts``."""
 
-    def __init__(self) -> None:
+    def __init__(self, dispatch: DispatchTable | None = None) -> None:
+        self._table = dispatch or dispatch_table()
         self._aliases = AliasTable()
         self._calls: list[CallSite] = []
         self._classes: list[Scope] = []
         self._module_binding_counts: dict[str, int] = {}
         self._module_literals: dict[str, Number] = {}
-        # Last callee names worth recording; import aliases of them are added as they are seen.
-        self._interesting_targets = set(DROPOUT_SPECS) | TF1_MARKERS
-        self._dispatch: set[str] = {q.rsplit(".", 1)[1] for q in self._interesting_targets}
+        self._dispatch: set[str] = set(self._table.last_names)
         self._scope: Scope
         self._expecting_error = 0  # depth of enclosing `with pytest.raises(...)` blocks
         # Depths of enclosing branches that run only in training / only in evaluation.
         self._training_only = 0
         self._eval_only = 0
+        self._conditional = 0  # depth of enclosing branches the walker cannot decide
+        self._loops: list[Loop] = []
+        self._statement_path: list[int] = []
         # Calls assigned over an attribute of another object (`model.head.drop = nn.Dropout(0)`).
         self._replacing: set[int] = set()
+        # id(value) -> target, for calls that are the whole right-hand side of an assignment.
+        self._assigned: dict[int, cst.BaseExpression] = {}
+        # id(inner call) -> outer call, for `Dense(64)(x)`.
+        self._applied: dict[int, cst.Call] = {}
         self._handlers: dict[type, Callable[[Any], None]] = {
             cst.Call: self._visit_call,
             cst.Arg: self._visit_arg,
@@ -177,11 +183,16 @@ class FactCollector:
             cst.AnnAssign: self._visit_ann_assign,
             cst.AugAssign: self._visit_aug_assign,
             cst.For: self._visit_for,
-            cst.CompFor: self._visit_comp_for,
+            cst.While: self._visit_while,
+            cst.ListComp: self._visit_comprehension,
+            cst.SetComp: self._visit_comprehension,
+            cst.GeneratorExp: self._visit_comprehension,
+            cst.DictComp: self._visit_comprehension,
             cst.With: self._visit_with,
             cst.If: self._visit_if,
             cst.IfExp: self._visit_if,
             cst.IndentedBlock: self._visit_block,
+            cst.Expr: self._visit_expr,
             cst.WithItem: self._visit_with_item,
             cst.ExceptHandler: self._visit_except_handler,
             cst.NamedExpr: self._visit_named_expr,
@@ -196,28 +207,44 @@ class FactCollector:
     def collect(self, module: cst.Module) -> FileFacts:
         self._scope = Scope("module", "<module>", module, None)
         module_scope = self._scope
-        for statement in module.body:
-            self._walk(statement)
+        self._walk_statements(module.body)
         facts = FileFacts(module=module, aliases=self._aliases, module_scope=module_scope)
         facts.constants = {
             name: value
             for name, value in self._module_literals.items()
             if self._module_binding_counts.get(name) == 1
         }
+        facts.module_binding_counts = self._module_binding_counts
         facts.classes = self._classes
         self._resolve_classes()
-        known = (*DROPOUT_SPECS, *TF1_MARKERS)
+        known = self._table.qualnames
         for site in self._calls:
             qualname = None
             if not site.scope.binds_locally(site.callee[0]):
                 qualname = self._aliases.resolve(site.callee, known)
             facts.calls.append(dataclasses.replace(site, qualname=qualname))
-        tf1 = any(site.qualname in TF1_MARKERS for site in facts.calls)
+        extractors = [cls(facts) for cls in self._table.extractors]
         for site in facts.calls:
-            spec = DROPOUT_SPECS.get(site.qualname or "")
-            if spec is not None:
-                facts.dropout_sites.append(_dropout_site(site, spec, facts.constants, tf1))
+            for extractor in extractors:
+                if site.qualname in extractor.qualnames or (
+                    site.method_name in extractor.method_names
+                ):
+                    extractor.on_call(site)
+        for extractor in extractors:
+            facts.families[extractor.family] = extractor.finish()
         return facts
+
+    def context(self) -> Context:
+        """A snapshot of where the walk is now (for extractors and assignments)."""
+        return Context(
+            scope=self._scope,
+            loops=tuple(self._loops),
+            statement_path=tuple(self._statement_path),
+            expects_error=self._expecting_error > 0,
+            training_only=self._training_only > 0,
+            eval_only=self._eval_only > 0,
+            conditional=self._conditional > 0,
+        )
 
     def _walk(self, node: cst.CSTNode) -> None:
         handler = self._handlers.get(type(node))
@@ -237,9 +264,30 @@ class FactCollector:
                     if isinstance(item, cst.CSTNode):
                         walk(item)
 
-    def _walk_all(self, nodes: Any) -> None:
-        for node in nodes:
-            self._walk(node)
+    def _walk_statements(self, statements: Any) -> None:
+        """Walk a block's statements, keeping the statement path; `if not self.training:
+        return x` makes the rest of the block training-only."""
+        training = evaluating = 0
+        self._statement_path.append(0)
+        try:
+            for index, statement in enumerate(statements):
+                self._statement_path[-1] = index
+                self._walk(statement)
+                if (
+                    isinstance(statement, cst.If)
+                    and statement.orelse is None
+                    and _always_exits(statement.body)
+                ):
+                    step_t = _proves_mode(statement.test, False, training=True)
+                    step_e = _proves_mode(statement.test, False, training=False)
+                    training += step_t
+                    evaluating += step_e
+                    self._training_only += step_t
+                    self._eval_only += step_e
+        finally:
+            self._statement_path.pop()
+            self._training_only -= training
+            self._eval_only -= evaluating
 
     def _skip(self, node: cst.CSTNode) -> None:
         return None
@@ -256,6 +304,50 @@ class FactCollector:
         for name in _iter_target_names(target):
             self._bind(name)
 
+    def _record(
+        self,
+        target: cst.BaseExpression,
+        value: cst.BaseExpression,
+        kind: AssignmentKind,
+        node: cst.CSTNode,
+    ) -> None:
+        """Remember that ``target`` (a name or ``self.attr``) was given ``value``."""
+        if isinstance(target, (cst.Tuple, cst.List)):
+            values = value.elements if isinstance(value, (cst.Tuple, cst.List)) else None
+            if values is not None and len(values) == len(target.elements) and kind == "assign":
+                for element, item in zip(target.elements, values):
+                    if not isinstance(element, cst.StarredElement):
+                        self._record(element.value, item.value, kind, node)
+            return
+        if isinstance(target, cst.Name):
+            table = self._scope.assignments
+            if kind in _LIST_METHODS.values():
+                found = self._scope.lookup(target.value)
+                if found is None:
+                    return
+                table = found[0].assignments
+            table.setdefault(target.value, []).append(Assignment(kind, value, node, self.context()))
+            return
+        attribute = self._self_attribute(target)
+        if attribute is not None:
+            cls = self._scope.enclosing_class
+            assert cls is not None
+            cls.attributes.setdefault(attribute, []).append(
+                Assignment(kind, value, node, self.context())
+            )
+
+    def _self_attribute(self, target: cst.BaseExpression) -> str | None:
+        """``attr`` for ``self.attr`` inside a method whose first parameter is ``self``."""
+        if (
+            isinstance(target, cst.Attribute)
+            and isinstance(target.value, cst.Name)
+            and self._scope.first_param is not None
+            and target.value.value == self._scope.first_param
+            and self._scope.enclosing_class is not None
+        ):
+            return target.attr.value
+        return None
+
     # -- handlers ---------------------------------------------------------------------------
 
     def _visit_call(self, node: cst.Call) -> None:
@@ -269,18 +361,24 @@ class FactCollector:
         )
         if last is not None and last in self._dispatch:
             parts = dotted_parts(func)
+            if parts is None and isinstance(func, cst.Attribute):
+                # `x.view(...).sigmoid()`, `self.layers[0].step()`: the receiver is no name.
+                parts = ("<expr>", func.attr.value)
             if parts is not None:
+                key = id(node)
                 self._calls.append(
                     CallSite(
                         node,
                         parts,
-                        self._scope,
-                        expects_error=self._expecting_error > 0,
-                        training_only=self._training_only > 0,
-                        eval_only=self._eval_only > 0,
-                        replaces_attribute=id(node) in self._replacing,
+                        self.context(),
+                        replaces_attribute=key in self._replacing,
+                        assigned_to=self._assigned.get(key),
+                        applied_by=self._applied.get(key),
+                        order=len(self._calls),
                     )
                 )
+        if isinstance(func, cst.Call):
+            self._applied[id(func)] = node
         self._walk(func)
         if last in _MODE_BRANCH_CALLS and self._walk_mode_branches(node, last):
             return
@@ -336,7 +434,7 @@ class FactCollector:
             if self._scope.kind == "module":
                 self._bind(local)
             target = self._aliases.lookup(local)
-            if target and target in self._interesting_targets:
+            if target and target in self._table.qualnames:
                 self._dispatch.add(local)
 
     def _visit_import(self, node: cst.Import) -> None:
@@ -356,6 +454,7 @@ class FactCollector:
                 everything.append(extra)
         for param in everything:
             scope.local_names.add(param.name.value)
+            scope.parameters[param.name.value] = param
             if param.default is not None:
                 self._walk(param.default)
             if param.annotation is not None:
@@ -366,14 +465,18 @@ class FactCollector:
         for decorator in node.decorators:
             self._walk(decorator.decorator)
         scope = Scope("function", node.name.value, node, self._scope)
+        self._scope.functions[node.name.value] = node
+        self._scope.function_scopes[node.name.value] = scope
         self._visit_parameters(node.params, scope)
         if node.returns is not None:
             self._walk(node.returns.annotation)
         outer, self._scope = self._scope, scope
+        loops, self._loops = self._loops, []
         try:
             self._walk(node.body)
         finally:
             self._scope = outer
+            self._loops = loops
 
     def _visit_lambda(self, node: cst.Lambda) -> None:
         scope = Scope("function", "<lambda>", node, self._scope)
@@ -393,6 +496,7 @@ class FactCollector:
         bases = tuple(arg.value for arg in node.bases if arg.keyword is None and not arg.star)
         scope = Scope("class", node.name.value, node, self._scope, bases=bases)
         self._classes.append(scope)
+        self._scope.classes[node.name.value] = scope
         outer, self._scope = self._scope, scope
         try:
             self._walk(node.body)
@@ -403,6 +507,9 @@ class FactCollector:
         for target in node.targets:
             self._bind_target(target.target)
             self._walk(target.target)
+            self._record(target.target, node.value, "assign", node)
+        if len(node.targets) == 1:
+            self._assigned[id(node.value)] = node.targets[0].target
         if isinstance(node.value, cst.Call) and any(
             _replaces_inner_attribute(t.target) for t in node.targets
         ):
@@ -417,6 +524,8 @@ class FactCollector:
     def _visit_ann_assign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
             self._bind_target(node.target)
+            self._record(node.target, node.value, "annassign", node)
+            self._assigned[id(node.value)] = node.target
             value = number_literal(node.value)
             if (
                 self._scope.kind == "module"
@@ -430,34 +539,81 @@ class FactCollector:
 
     def _visit_aug_assign(self, node: cst.AugAssign) -> None:
         self._bind_target(node.target)
+        self._record(node.target, node.value, "augassign", node)
         self._walk(node.target)
         self._walk(node.value)
 
     def _visit_for(self, node: cst.For) -> None:
+        self._walk(node.iter)
         self._bind_target(node.target)
-        self._walk_children(node)
+        self._record(node.target, node.iter, "for", node)
+        self._loops.append(Loop("for", node, node.target, node.iter))
+        try:
+            self._walk(node.body)
+        finally:
+            self._loops.pop()
+        if node.orelse is not None:
+            self._walk(node.orelse)
 
-    def _visit_comp_for(self, node: cst.CompFor) -> None:
-        self._bind_target(node.target)
-        self._walk_children(node)
+    def _visit_while(self, node: cst.While) -> None:
+        self._walk(node.test)
+        self._loops.append(Loop("while", node, None, node.test))
+        try:
+            self._walk(node.body)
+        finally:
+            self._loops.pop()
+        if node.orelse is not None:
+            self._walk(node.orelse)
+
+    def _visit_comprehension(
+        self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp
+    ) -> None:
+        """The ``for`` clauses first (each iterable in the loops outside it), then the element
+        inside every clause's loop."""
+        clause: cst.CompFor | None = node.for_in
+        pushed = 0
+        try:
+            while clause is not None:
+                self._walk(clause.iter)
+                self._bind_target(clause.target)
+                self._loops.append(Loop("comprehension", clause, clause.target, clause.iter))
+                pushed += 1
+                for condition in clause.ifs:
+                    self._walk(condition.test)
+                clause = clause.inner_for_in
+            if isinstance(node, cst.DictComp):
+                self._walk(node.key)
+                self._walk(node.value)
+            else:
+                self._walk(node.elt)
+        finally:
+            del self._loops[len(self._loops) - pushed :]
 
     def _walk_guarded(self, node: cst.CSTNode | None, test: cst.BaseExpression, when: bool) -> None:
         """Walk a branch that runs when ``test`` is truthy (``when``) or falsy."""
+        if when and _is_main_guard(test):
+            # `if __name__ == "__main__":` is how a script runs: not a condition on the code.
+            if node is not None:
+                self._walk(node)
+            return
         training = _proves_mode(test, when, training=True)
         evaluating = _proves_mode(test, when, training=False)
         self._walk_in_mode(node, training, evaluating)
 
     def _walk_in_mode(self, node: cst.CSTNode | None, training: bool, evaluating: bool) -> None:
-        """Walk code known to run only in training and/or only in evaluation mode."""
+        """Walk code known to run only in training and/or only in evaluation mode (a branch:
+        the code may not run at all)."""
         if node is None:
             return
         self._training_only += training
         self._eval_only += evaluating
+        self._conditional += 1
         try:
             self._walk(node)
         finally:
             self._training_only -= training
             self._eval_only -= evaluating
+            self._conditional -= 1
 
     def _visit_if(self, node: cst.If | cst.IfExp) -> None:
         self._walk(node.test)
@@ -465,25 +621,22 @@ class FactCollector:
         self._walk_guarded(node.orelse, node.test, False)
 
     def _visit_block(self, node: cst.IndentedBlock) -> None:
-        # `if not self.training: return x` makes the rest of the block training-only.
-        training = evaluating = 0
-        try:
-            for statement in node.body:
-                self._walk(statement)
-                if (
-                    isinstance(statement, cst.If)
-                    and statement.orelse is None
-                    and _always_exits(statement.body)
-                ):
-                    step_t = _proves_mode(statement.test, False, training=True)
-                    step_e = _proves_mode(statement.test, False, training=False)
-                    training += step_t
-                    evaluating += step_e
-                    self._training_only += step_t
-                    self._eval_only += step_e
-        finally:
-            self._training_only -= training
-            self._eval_only -= evaluating
+        self._walk_statements(node.body)
+
+    def _visit_expr(self, node: cst.Expr) -> None:
+        """``layers.append(x)``, ``self.blocks.extend(xs)``: list building is an assignment."""
+        value = node.value
+        if (
+            isinstance(value, cst.Call)
+            and isinstance(value.func, cst.Attribute)
+            and value.func.attr.value in _LIST_METHODS
+            and value.args
+        ):
+            kind = _LIST_METHODS[value.func.attr.value]
+            item = value.args[-1] if kind == "insert" else value.args[0]
+            if not item.star and item.keyword is None:
+                self._record(value.func.value, item.value, kind, value)
+        self._walk(value)
 
     def _visit_with(self, node: cst.With) -> None:
         for item in node.items:
@@ -509,6 +662,7 @@ class FactCollector:
     def _visit_with_item(self, node: cst.WithItem) -> None:
         if node.asname is not None:
             self._bind_target(node.asname.name)
+            self._record(node.asname.name, node.item, "with", node)
         self._walk(node.item)
 
     def _visit_except_handler(self, node: cst.ExceptHandler) -> None:
@@ -518,6 +672,7 @@ class FactCollector:
 
     def _visit_named_expr(self, node: cst.NamedExpr) -> None:
         self._bind_target(node.target)
+        self._record(node.target, node.value, "walrus", node)
         self._walk(node.value)
 
     def _visit_global(self, node: cst.Global | cst.Nonlocal) -> None:
@@ -655,6 +810,21 @@ def _replaces_inner_attribute(target: cst.BaseExpression) -> bool:
     return not (own and depth == 1 and isinstance(target, cst.Attribute))
 
 
+def _is_main_guard(test: cst.BaseExpression) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    target = test.comparisons[0]
+    if not isinstance(target.operator, cst.Equal):
+        return False
+    sides = (test.left, target.comparator)
+    names = [s for s in sides if isinstance(s, cst.Name) and s.value == "__name__"]
+    texts = [
+        s for s in sides if isinstance(s, cst.SimpleString) and s.evaluated_value == "__main__"
+    ]
+    return bool(names and texts)
+
+
 def _always_exits(body: cst.BaseSuite) -> bool:
     """Whether a suite ends in ``return`` or ``raise``."""
     statements = body.body
@@ -668,77 +838,6 @@ def _always_exits(body: cst.BaseSuite) -> bool:
     else:
         return False
     return bool(small) and isinstance(small[-1], (cst.Return, cst.Raise))
-
-
-def _dropout_site(
-    site: CallSite, spec: DropoutSpec, constants: dict[str, Number], tf1: bool
-) -> DropoutSite:
-    positional: list[cst.Arg] = []
-    keywords: dict[str, cst.Arg] = {}
-    unpacked = False
-    for arg in site.node.args:
-        if arg.star:
-            # Positions after ``*args`` are unknown, and ``**kwargs`` may hold anything.
-            unpacked = True
-        elif arg.keyword is not None:
-            keywords[arg.keyword.value] = arg
-        elif not unpacked:
-            positional.append(arg)
-
-    rate: RateArgument | None = None
-    for keyword in spec.keywords:
-        if keyword in keywords:
-            rate = _rate_argument(keyword, keywords[keyword].value, True, site.scope, constants)
-            break
-    else:
-        if len(positional) > spec.rate_index:
-            rate = _rate_argument(
-                spec.positional_rate,
-                positional[spec.rate_index].value,
-                False,
-                site.scope,
-                constants,
-            )
-            if spec.qualname == "tensorflow.nn.dropout" and (tf1 or rate.value == 1):
-                # TF1's second parameter is keep_prob, TF2's is rate. Read it as TF1's in TF1
-                # code, and for a literal 1 anywhere: TF2 rejects rate=1, so code that runs
-                # with it is TF1 code keeping every unit.
-                rate = dataclasses.replace(rate, param="keep_prob")
-    has_training = (
-        unpacked
-        or "training" in keywords
-        or "train" in keywords
-        or (spec.training_index is not None and len(positional) > spec.training_index)
-    )
-    training = keywords.get("training") or keywords.get("train")
-    if (
-        training is None
-        and spec.training_index is not None
-        and len(positional) > spec.training_index
-    ):
-        training = positional[spec.training_index]
-    return DropoutSite(
-        call=site,
-        spec=spec,
-        rate=rate,
-        has_training_arg=has_training,
-        training_off=training is not None and number_literal(training.value) is False,
-    )
-
-
-def _rate_argument(
-    param: str,
-    node: cst.BaseExpression,
-    keyword: bool,
-    scope: Scope,
-    constants: dict[str, Number],
-) -> RateArgument:
-    value = number_literal(node)
-    constant = None
-    if value is None and isinstance(node, cst.Name) and not scope.binds_locally(node.value):
-        value = constants.get(node.value)
-        constant = node.value if value is not None else None
-    return RateArgument(param=param, node=node, keyword=keyword, value=value, constant=constant)
 
 
 def collect_facts(module: cst.Module) -> FileFacts:

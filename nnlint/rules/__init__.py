@@ -14,6 +14,8 @@ RULE_MODULES: tuple[str, ...] = (
     "nn001_syntax_error",
     "nn002_internal_error",
     "nn003_unused_noqa",
+    "nn101_sigmoid_stack",
+    "nn201_deep_stack_without_normalization",
     "nn401_dropout_rate_one",
     "nn402_dropout_rate_zero",
     "nn403_dropout_rate_out_of_range",

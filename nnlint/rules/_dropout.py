@@ -60,7 +60,22 @@ def constant_note(facts: FileFacts, rate: RateArgument) -> str:
     return f"; `{rate.constant}` is set{where}, and every use of it shares this rate"
 
 
+# The last module asked about and the lines found in it: several findings through one constant
+# resolve positions once.
+_CONSTANT_LINES: dict[str, object] = {"module": None, "lines": {}}
+
+
 def _constant_line(module: cst.Module, name: str) -> int | None:
+    if _CONSTANT_LINES["module"] is not module:
+        _CONSTANT_LINES.update(module=module, lines={})
+    lines = _CONSTANT_LINES["lines"]
+    assert isinstance(lines, dict)
+    if name not in lines:
+        lines[name] = _find_constant_line(module, name)
+    return lines[name]
+
+
+def _find_constant_line(module: cst.Module, name: str) -> int | None:
     # Module constants are assigned at the top level; only reported files get here.
     for statement in module.body:
         if not isinstance(statement, cst.SimpleStatementLine):
