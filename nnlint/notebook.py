@@ -35,7 +35,10 @@ _CELL_MARK_LINE = re.compile(r"^# nnlint: notebook-cell (\d+)\n", re.MULTILINE)
 _ESCAPE_LINE = re.compile(r"^([ \t]*)pass  " + re.escape(_ESCAPE_MARK) + r"$")
 # `files = !ls`, `t = %timeit -o f()`: an assignment from a magic or a shell escape.
 _MAGIC_ASSIGNMENT = re.compile(r"^[\w.,\s\[\]()*]+=\s*[!%]")
-_HELP = re.compile(r"^[\w.\[\]()'\"]+\?{1,2}$")
+# `obj?`, `obj??`, `torch.*Tensor?` (a wildcard search), with an optional trailing comment.
+_HELP = re.compile(r"^[\w.*\[\]()'\"]+\?{1,2}\s*(#.*)?$")
+# IPython's automagic runs `pip install x` without the `%`; as Python it is never valid.
+_AUTOMAGIC = re.compile(r"^(pip|conda|mamba)\s+(install|uninstall|list|show|freeze|download)\b")
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
@@ -242,19 +245,21 @@ def _python_of(source: str) -> tuple[str, list[str]]:
             # Another language (%%bash, %%html...): the whole cell stands aside.
             return "".join(_placeholder(line, escaped, indent=False) for line in lines), escaped
     depth = 0
-    continued = False
+    continued: str | None = None  # the indentation of a magic continued with a backslash
     for number, line in enumerate(lines):
         body = line.rstrip("\r\n")
         stripped = body.strip()
-        is_escape = (
-            (number == 0 and stripped.startswith("%%"))
-            or continued
-            or (depth == 0 and _is_ipython_line(stripped))
-        )
-        if is_escape:
+        if continued is not None:
+            # The continuation lines of `!cmd \` belong to the command, at its indentation.
+            out.append(continued + _placeholder(line, escaped, indent=False))
+            continued = continued if stripped.endswith("\\") else None
+            continue
+        if (number == 0 and stripped.startswith("%%")) or (
+            depth == 0 and _is_ipython_line(stripped)
+        ):
             out.append(_placeholder(line, escaped))
-            # A magic continued with a backslash goes on to the next line.
-            continued = stripped.endswith("\\")
+            if stripped.endswith("\\"):
+                continued = body[: len(body) - len(body.lstrip())]
             continue
         out.append(line)
         depth = max(0, depth + _bracket_balance(body))
@@ -266,7 +271,9 @@ def _is_ipython_line(stripped: str) -> bool:
         return False
     if stripped[0] in "%!?":
         return True
-    return bool(_HELP.match(stripped) or _MAGIC_ASSIGNMENT.match(stripped))
+    return bool(
+        _HELP.match(stripped) or _MAGIC_ASSIGNMENT.match(stripped) or _AUTOMAGIC.match(stripped)
+    )
 
 
 def _placeholder(line: str, escaped: list[str], *, indent: bool = True) -> str:

@@ -240,3 +240,25 @@ def test_notebooks_can_be_excluded_by_glob(project):
     Path("pyproject.toml").write_text('[tool.nnlint]\nextend-exclude = ["*.ipynb"]\n')
     result = invoke()
     assert result.exit_code == 0 and "No Python files found" in result.output
+
+
+@pytest.mark.parametrize(
+    "ipython",
+    [
+        "torch.*Tensor?",
+        "np.random.normal?  # the docs",
+        "pip install diffusers torch",
+        "!accelerate launch train.py \\\n  --lr=1e-4 \\\n  --epochs=3",
+        "if True:\n    !ls\n    files = !ls",
+    ],
+)
+def test_ipython_syntax_seen_in_public_notebooks_is_not_a_syntax_error(ipython):
+    source = f"import torch.nn as nn\n{ipython}\ndrop = nn.Dropout(1.0)\n"
+    notebook = read_notebook(
+        json.dumps({"cells": [{"cell_type": "code", "source": source}]}).encode()
+    )
+    from nnlint.engine import LintSettings, lint_source
+
+    result = lint_source(notebook.virtual_bytes, "nb.ipynb", LintSettings.default())
+    assert [notebook.map_finding(f).code for f in result.findings] == ["NN401"]
+    assert notebook.split_virtual(notebook.virtual) == {1: source}
