@@ -473,6 +473,7 @@ class _Inputs:
         self.virtual_fixed: dict[str, str] = {}
 
     def add(self, path: str, settings: ResolvedSettings, source: bytes | None = None) -> None:
+        from_stdin = source is not None
         notebook_name = path if source is None else (path if path != "-" else "")
         if notebook_name.endswith(".ipynb"):
             from nnlint.notebook import NotebookError, read_notebook
@@ -491,8 +492,13 @@ class _Inputs:
                     Finding(path, 1, 1, SYNTAX_ERROR_CODE, f"Cannot read notebook: {exc}", 1, 1)
                 )
                 return
-            self.notebooks[path] = (notebook, source)
             self.jobs.append(self._job_type(path, settings, notebook.virtual_bytes))
+            if not from_stdin:
+                # The JSON (outputs and all, often megabytes) is read again only if a fix is
+                # written, so a run over many notebooks holds just their code.
+                notebook.text = ""
+                source = None
+            self.notebooks[path] = (notebook, source)
             return
         if source is not None:
             self._stdin = (path, source)
@@ -500,8 +506,22 @@ class _Inputs:
 
     def original(self, path: str) -> bytes:
         if path in self.notebooks:
-            return self.notebooks[path][1]
+            return self._notebook_bytes(path)[1]
         return self._stdin[1] if self._stdin is not None else b""
+
+    def _notebook_bytes(self, path: str) -> tuple[Any, bytes]:
+        """The notebook at ``path`` with its whole JSON text, read again if it was dropped."""
+        from nnlint.notebook import read_notebook
+
+        notebook, raw = self.notebooks[path]
+        if raw is None:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+            again = read_notebook(raw)
+            if again.virtual != notebook.virtual:
+                raise UserError(f"{path} changed while it was being linted; nothing was written")
+            notebook = again
+        return notebook, raw
 
     def map_findings(self, findings: Sequence[Finding]) -> list[Finding]:
         mapped = [
@@ -519,7 +539,7 @@ class _Inputs:
             if fixed.path not in self.notebooks:
                 fixed_files.append(fixed)
                 continue
-            notebook, raw = self.notebooks[fixed.path]
+            notebook, raw = self._notebook_bytes(fixed.path)
             text = notebook.fixed_text(fixed.fixed.decode("utf-8"))
             if text is None:
                 result.findings.append(
