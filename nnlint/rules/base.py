@@ -48,13 +48,20 @@ class Valid:
 
 @dataclass(frozen=True)
 class Invalid:
-    """A code sample the rule must flag; ``line`` pins the line of the (single) finding and
-    ``expected_fix`` the whole fixed file, for fixable rules."""
+    """A code sample the rule must flag: the (single) finding's range (``line``, ``column``,
+    ``end_line``, ``end_column``, 1-based, the end just past the node) and exact ``message``,
+    and for fixable rules the whole fixed file (``expected_fix``) and whether the fix is
+    ``unsafe`` (applied only with ``--unsafe-fixes``)."""
 
     code: str
     line: int | None = None
     expected_fix: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+    message: str | None = None
+    unsafe_fix: bool = False
 
 
 class Rule:

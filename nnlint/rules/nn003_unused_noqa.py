@@ -67,17 +67,29 @@ class UnusedNoqa(Rule):
             "import torch.nn as nn\nhead = nn.Dropout(0.1)  # noqa: NN401\n",
             line=2,
             expected_fix="import torch.nn as nn\nhead = nn.Dropout(0.1)\n",
+            column=25,
+            end_line=2,
+            end_column=38,
+            message="Unused `noqa` directive (unused: `NN401`)",
         ),
         Invalid(
             "import torch.nn as nn\nhead = nn.Dropout(1.0)  # noqa: NN401, NN999, E501\n",
             line=2,
             expected_fix="import torch.nn as nn\nhead = nn.Dropout(1.0)  # noqa: NN401, E501\n",
+            column=25,
+            end_line=2,
+            end_column=51,
+            message="Unused `noqa` directive (unknown: `NN999`)",
         ),
         # No rule fired in the file at all: the directive is still checked.
         Invalid(
             "x = 1\n# nnlint: noqa: NN401\ny = 2\n",
             line=2,
             expected_fix="x = 1\ny = 2\n",
+            column=1,
+            end_line=2,
+            end_column=22,
+            message="Unused `noqa` directive (unused: `NN401`)",
         ),
     ]
 

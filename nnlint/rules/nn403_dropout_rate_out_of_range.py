@@ -75,13 +75,81 @@ class DropoutRateOutOfRange(Rule):
             "import pytest\nimport torch.nn as nn\n"
             "with pytest.warns(UserWarning):\n    layer = nn.Dropout(1.5)\n",
             line=4,
+            column=13,
+            end_line=4,
+            end_column=28,
+            message=(
+                "`nn.Dropout` with p=1.5 is outside [0, 1]: it fails when the layer is built or "
+                "runs; use a rate between 0 and 1"
+            ),
         ),
-        Invalid("import torch.nn as nn\nlayer = nn.Dropout(-0.1)\n", line=2),
-        Invalid("import torch.nn as nn\nlayer = nn.Dropout(p=1.5)\n", line=2),
-        Invalid("from keras import layers\nlayer = layers.Dropout(50)\n", line=2),
-        Invalid("import torch.nn.functional as F\ny = F.dropout(x, p=2, training=False)\n", line=2),
-        Invalid("import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=-1)\n", line=2),
-        Invalid("import torch.nn as nn\nRATE = -0.5\nlayer = nn.Dropout(RATE)\n", line=3),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.Dropout(-0.1)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=25,
+            message=(
+                "`nn.Dropout` with p=-0.1 is outside [0, 1]: it fails when the layer is built or "
+                "runs; use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.Dropout(p=1.5)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=26,
+            message=(
+                "`nn.Dropout` with p=1.5 is outside [0, 1]: it fails when the layer is built or "
+                "runs; use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "from keras import layers\nlayer = layers.Dropout(50)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=27,
+            message=(
+                "`layers.Dropout` with rate=50 is outside [0, 1]: it fails when the layer is "
+                "built or runs; use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import torch.nn.functional as F\ny = F.dropout(x, p=2, training=False)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=38,
+            message=(
+                "`F.dropout` with p=2 is outside [0, 1]: it fails when the layer is built or "
+                "runs; use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=-1)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=35,
+            message=(
+                "`tf.nn.dropout` with keep_prob=-1 is outside [0, 1]: it fails when the layer is "
+                "built or runs; use a keep_prob between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nRATE = -0.5\nlayer = nn.Dropout(RATE)\n",
+            line=3,
+            column=9,
+            end_line=3,
+            end_column=25,
+            message=(
+                "`nn.Dropout` with p=RATE (= -0.5) is outside [0, 1]: it fails when the layer is "
+                "built or runs; use a rate between 0 and 1; `RATE` is set on line 2, and every "
+                "use of it shares this rate"
+            ),
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:

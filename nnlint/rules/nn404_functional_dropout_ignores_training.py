@@ -162,6 +162,13 @@ class FunctionalDropoutIgnoresTraining(Rule):
             expected_fix="import torch.nn as nn\nimport torch.nn.functional as F\n\n"
             "class M(nn.Module):\n    def forward(self, x):\n"
             "        return F.dropout(x, p=0.1, training=self.training)\n",
+            column=16,
+            end_line=6,
+            end_column=35,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
         ),
         Invalid(
             "from torch import nn\nfrom torch.nn import functional as F\n\nclass Base(nn.Module):\n"
@@ -171,6 +178,13 @@ class FunctionalDropoutIgnoresTraining(Rule):
             expected_fix="from torch import nn\nfrom torch.nn import functional as F\n\n"
             "class Base(nn.Module):\n    pass\n\nclass M(Base):\n    def forward(self, x):\n"
             "        return F.dropout2d(x, training=self.training)\n",
+            column=16,
+            end_line=9,
+            end_column=30,
+            message=(
+                "`F.dropout2d` in `forward` without `training=` stays on after `model.eval()` "
+                "(it defaults to training=True); pass `training=self.training`"
+            ),
         ),
         Invalid(
             "import torch\n\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
@@ -180,6 +194,14 @@ class FunctionalDropoutIgnoresTraining(Rule):
             expected_fix="import torch\n\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
             "        y = torch.nn.functional.alpha_dropout(\n            x,\n            0.2,\n"
             "            training=self.training,\n        )\n        return y\n",
+            column=13,
+            end_line=8,
+            end_column=10,
+            message=(
+                "`torch.nn.functional.alpha_dropout` in `forward` without `training=` never "
+                "drops anything, not even in training (it defaults to training=False); pass "
+                "`training=self.training`"
+            ),
         ),
         # Dropout only in eval mode: the guard makes it worse, not right.
         Invalid(
@@ -187,6 +209,13 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "    def forward(self, x):\n        if self.training:\n            return x\n"
             "        return F.dropout(x, 0.1)\n",
             line=8,
+            column=16,
+            end_line=8,
+            end_column=33,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
         ),
         # `self.training or ...` does not prove training mode.
         Invalid(
@@ -194,6 +223,13 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "    def forward(self, x):\n        if self.training or self.mc:\n"
             "            x = F.dropout(x, 0.1)\n        return x\n",
             line=7,
+            column=17,
+            end_line=7,
+            end_column=34,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
         ),
         # alpha_dropout defaults to training=False: a training guard does not switch it on.
         Invalid(
@@ -201,24 +237,53 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "    def forward(self, x):\n        if self.training:\n"
             "            x = F.alpha_dropout(x, 0.1)\n        return x\n",
             line=7,
+            column=17,
+            end_line=7,
+            end_column=40,
+            message=(
+                "`F.alpha_dropout` in `forward` without `training=` never drops anything, not "
+                "even in training (it defaults to training=False); pass `training=self.training`"
+            ),
         ),
         # TF1 layers API: training defaults to False, anywhere.
         Invalid(
             "import tensorflow as tf\n\ndef net(x, is_training):\n"
             "    return tf.layers.dropout(x, rate=0.5)\n",
             line=4,
+            column=12,
+            end_line=4,
+            end_column=42,
+            message=(
+                "`tf.layers.dropout` without `training=` never drops anything (it defaults to "
+                "training=False); pass your is-training flag as `training=`"
+            ),
         ),
         # A misspelt keyword: flagged, but the fix is left to a person.
         Invalid(
             "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
             "    def forward(self, x):\n        return F.dropout(x, p=0.5, traning=self.traning)\n",
             line=6,
+            column=16,
+            end_line=6,
+            end_column=57,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
         ),
         # Keras layer: tf.nn.dropout does not know about `training`.
         Invalid(
             "import tensorflow as tf\n\nclass Head(tf.keras.layers.Layer):\n"
             "    def call(self, x, training=None):\n        return tf.nn.dropout(x, rate=0.5)\n",
             line=5,
+            column=16,
+            end_line=5,
+            end_column=42,
+            message=(
+                "`tf.nn.dropout` in a Keras layer's `call` has no training switch, so it drops "
+                "units at inference too; use `keras.layers.Dropout` (it follows `training`) or "
+                "run it only under `if training:`"
+            ),
         ),
         # A Dropout subclass whose `call` lost `training` drops at predict time too.
         Invalid(
@@ -226,12 +291,63 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "class FixedDropout(Dropout):\n    def call(self, inputs):\n"
             "        return tf.nn.dropout(inputs, rate=self.rate)\n",
             line=6,
+            column=16,
+            end_line=6,
+            end_column=53,
+            message=(
+                "`tf.nn.dropout` in a Keras layer's `call` has no training switch, so it drops "
+                "units at inference too; use `keras.layers.Dropout` (it follows `training`) or "
+                "run it only under `if training:`"
+            ),
+        ),
+        # A comment says dropout stays on at inference on purpose (the Tacotron 2 pre-net): the
+        # fix is unsafe, applied only with --unsafe-fixes.
+        Invalid(
+            "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass Prenet(nn.Module):\n"
+            "    def forward(self, x):\n        for linear in self.layers:\n"
+            "            # always applies dropout, also at inference\n"
+            "            x = F.dropout(F.relu(linear(x)), p=0.5)\n        return x\n",
+            line=8,
+            column=17,
+            end_line=8,
+            end_column=52,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
+            expected_fix="import torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            "class Prenet(nn.Module):\n    def forward(self, x):\n        for linear in self.layers:\n"
+            "            # always applies dropout, also at inference\n"
+            "            x = F.dropout(F.relu(linear(x)), p=0.5, training=self.training)\n"
+            "        return x\n",
+            unsafe_fix=True,
+        ),
+        # A Monte-Carlo dropout module: unsafe too.
+        Invalid(
+            "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass MCDropoutHead(nn.Module):\n"
+            "    def forward(self, x):\n        return F.dropout(x, 0.1)\n",
+            line=6,
+            column=16,
+            end_line=6,
+            end_column=33,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
+            unsafe_fix=True,
         ),
         # No ``self``: flagged, but no fix is offered.
         Invalid(
             "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
             "    def forward(this, x):\n        return F.dropout(x, 0.1)\n",
             line=6,
+            column=16,
+            end_line=6,
+            end_column=33,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
         ),
     ]
 

@@ -8,6 +8,7 @@ import pytest
 
 from nnlint.catalog import FAILURE_MODES
 from nnlint.engine import LintSettings, lint_source
+from nnlint.findings import Applicability
 from nnlint.rules import META_CODES, all_rules, get_rule
 from nnlint.rules.base import Invalid, Valid
 
@@ -56,17 +57,29 @@ def test_rule_flags_invalid_sample(code: str, case: Invalid) -> None:
     result = lint_source(case.code.encode(), "sample.py", _settings(code, dict(case.options)))
     assert [f.code for f in result.findings] == [code], case.code
     finding = result.findings[0]
-    if case.line is not None:
-        assert finding.line == case.line
-    assert finding.message
+    pinned = (case.line, case.column, case.end_line, case.end_column)
+    assert None not in pinned and case.message is not None, "a case pins range and message"
+    assert (finding.line, finding.column, finding.end_line, finding.end_column) == pinned
+    assert finding.message == case.message
+    unsafe = finding.fix_applicability is Applicability.UNSAFE
+    assert unsafe == case.unsafe_fix, "the fix's safety is pinned too"
     if case.expected_fix is not None:
         fixed = lint_source(
-            case.code.encode(), "sample.py", _settings(code, dict(case.options)), fix=True
+            case.code.encode(),
+            "sample.py",
+            _settings(code, dict(case.options)),
+            fix=True,
+            unsafe_fixes=case.unsafe_fix,
         )
         assert fixed.fixed_source is not None
         assert fixed.fixed_source.decode() == case.expected_fix
         assert fixed.fixed_count == 1
         assert fixed.findings == []
+        if case.unsafe_fix:
+            safe_only = lint_source(
+                case.code.encode(), "sample.py", _settings(code, dict(case.options)), fix=True
+            )
+            assert safe_only.fixed_source is None, "an unsafe fix needs --unsafe-fixes"
 
 
 @pytest.mark.parametrize("meta", all_rules(), ids=lambda m: m.code)
