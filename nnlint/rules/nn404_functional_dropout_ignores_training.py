@@ -316,7 +316,8 @@ class FunctionalDropoutIgnoresTraining(Rule):
                 "defaults to training=True); pass `training=self.training`"
             ),
             expected_fix="import torch.nn as nn\nimport torch.nn.functional as F\n\n"
-            "class Prenet(nn.Module):\n    def forward(self, x):\n        for linear in self.layers:\n"
+            "class Prenet(nn.Module):\n    def forward(self, x):\n"
+            "        for linear in self.layers:\n"
             "            # always applies dropout, also at inference\n"
             "            x = F.dropout(F.relu(linear(x)), p=0.5, training=self.training)\n"
             "        return x\n",
@@ -324,7 +325,8 @@ class FunctionalDropoutIgnoresTraining(Rule):
         ),
         # A Monte-Carlo dropout module: unsafe too.
         Invalid(
-            "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass MCDropoutHead(nn.Module):\n"
+            "import torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            "class MCDropoutHead(nn.Module):\n"
             "    def forward(self, x):\n        return F.dropout(x, 0.1)\n",
             line=6,
             column=16,
