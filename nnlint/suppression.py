@@ -128,6 +128,16 @@ def _written_codes(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(code.upper() for code in _CODE.findall(text))
 
 
+def _directive(match: re.Match[str], line: int, column: int, *, file_level: bool) -> Directive:
+    return Directive(
+        line,
+        column + match.start(),
+        column + match.end(),
+        _written_codes(match.group("codes")),
+        file_level=file_level,
+    )
+
+
 def parse_comment(comment: str, own_line: bool, noqa: NoqaMap, line: int, column: int = 0) -> None:
     """Record what one comment token (``# ...``) at ``column`` of ``line`` suppresses."""
     if own_line:
@@ -138,27 +148,11 @@ def parse_comment(comment: str, own_line: bool, noqa: NoqaMap, line: int, column
                 noqa.file_all = True
             else:
                 noqa.file_codes |= codes
-            noqa.directives.append(
-                Directive(
-                    line,
-                    column + match.start(),
-                    column + match.end(),
-                    _written_codes(match.group("codes")),
-                    file_level=True,
-                )
-            )
+            noqa.directives.append(_directive(match, line, column, file_level=True))
             return
     match = _LINE_NOQA.search(comment)
     if match is not None:
-        noqa.directives.append(
-            Directive(
-                line,
-                column + match.start(),
-                column + match.end(),
-                _written_codes(match.group("codes")),
-                file_level=False,
-            )
-        )
+        noqa.directives.append(_directive(match, line, column, file_level=False))
         codes = _codes(match.group("codes"))
         previous = noqa.lines.get(line, frozenset())
         if codes is None or previous is None:
