@@ -280,6 +280,10 @@ class ModelInterpreter:
         self.owned_sequentials: set[int] = set()
         self._root = 0
         self._serial = 0
+        # (class, arguments) -> the instance built (with the arguments kept alive, since the
+        # key holds their ids); id(instance) -> what its forward does to a fresh input.
+        self._instance_cache: dict[tuple[Any, ...], tuple[Instance, Any, Any]] = {}
+        self._forward_cache: dict[int, tuple[Tensor, Value]] = {}
 
     # -- budget and roots ---------------------------------------------------------------------
 
@@ -352,12 +356,26 @@ class ModelInterpreter:
         return self.lookup(node.value, frame)
 
     def _eval_integer(self, node: cst.Integer, frame: Frame) -> Value:
-        return node.evaluated_value
+        text = node.value.replace("_", "")
+        try:
+            return int(text, 0)
+        except ValueError:
+            return UNKNOWN
 
     def _eval_float(self, node: cst.Float, frame: Frame) -> Value:
-        return node.evaluated_value
+        try:
+            return float(node.value.replace("_", ""))
+        except ValueError:
+            return UNKNOWN
 
     def _eval_string(self, node: cst.SimpleString, frame: Frame) -> Value:
+        # libcst's `evaluated_value` runs `ast.literal_eval`; plain literals are most of them.
+        text = node.value
+        quote = text[-1:]
+        if text[:1] == quote and "\\" not in text and len(text) >= 2:
+            if text[:3] == quote * 3:
+                return text[3:-3] if len(text) >= 6 else UNKNOWN
+            return text[1:-1]
         try:
             return node.evaluated_value
         except Exception:  # noqa: BLE001 - an odd literal is just unknown
@@ -704,10 +722,27 @@ class ModelInterpreter:
                     where = node or module.origin
                     return inputs.then(self.make_layer("opaque", module.cls.name, where))
                 return UNKNOWN
-            return self.run_function(
-                LocalFunction(method[0], method[1], owner=module),
-                [inputs, *rest],
-                keywords or {},
+            forward = LocalFunction(method[0], method[1], owner=module)
+            if not isinstance(inputs, Tensor) or rest or keywords:
+                return self.run_function(forward, [inputs, *rest], keywords or {})
+            # What forward adds to one input does not depend on the layers before it: work
+            # it out once per instance and append it to every input.
+            delta = self._forward_cache.get(id(module))
+            if delta is None:
+                start = self.fresh_tensor()
+                out = self.run_function(forward, [start], {})
+                delta = (start, out)
+                self._forward_cache[id(module)] = delta
+            start, out = delta
+            if not isinstance(out, Tensor) or out.root != start.root:
+                return (
+                    out if not isinstance(out, Tensor) else dataclasses.replace(out, certain=False)
+                )
+            return Tensor(
+                inputs.root,
+                inputs.path + out.path,
+                residual=inputs.residual or out.residual,
+                certain=inputs.certain and out.certain,
             )
         if isinstance(inputs, Tensor):
             where = node or getattr(module, "origin", None) or _NOWHERE
@@ -959,15 +994,22 @@ class ModelInterpreter:
         if framework is None:
             return UNKNOWN
         explicit = isinstance(node, cst.Call) and bool(node.args)
-        instance = Instance(cls, {}, node, framework, explicit_args=explicit)
         init = _find_method(cls, "__init__", self)
+        positional: list[Value] = []
+        keywords: dict[str, Value] = {}
+        if init is not None and isinstance(node, cst.Call) and frame is not None:
+            positional, keywords, complete = self.args(node, frame)
+            if not complete:
+                return UNKNOWN
+        # The same class built with the same arguments builds the same layers (twelve
+        # identical transformer blocks): build it once.
+        key = _call_key(cls, positional, keywords)
+        if key is not None and key in self._instance_cache:
+            return self._instance_cache[key][0]
+        instance = Instance(cls, {}, node, framework, explicit_args=explicit)
+        if key is not None:
+            self._instance_cache[key] = (instance, positional, keywords)
         if init is not None:
-            if isinstance(node, cst.Call) and frame is not None:
-                positional, keywords, complete = self.args(node, frame)
-                if not complete:
-                    return UNKNOWN
-            else:
-                positional, keywords = [], {}
             self.in_class_init += 1
             try:
                 self.run_function(
@@ -1290,6 +1332,34 @@ class ModelInterpreter:
             if isinstance(base, (PyList, PyDict, ListModule)):
                 # `layers[i] = ...`, `blocks["x"] = ...`: we lose track of the container.
                 self.assign(target.value, dataclasses.replace(base, certain=False), frame)
+
+
+def _value_key(value: Value) -> Any:
+    """A hashable stand-in for an argument value (identity for objects), or None."""
+    if _is_atom(value):
+        return (type(value).__name__, value)
+    if value is UNKNOWN:
+        return ("?",)
+    if isinstance(value, Ref):
+        return ("ref", value.qualname)
+    if isinstance(value, LocalClass):
+        return ("class", id(value.scope))
+    if isinstance(value, PyList):
+        items = tuple(_value_key(item) for item in value.items)
+        return None if None in items else ("list", value.is_tuple, value.certain, items)
+    if isinstance(value, PyDict):
+        pairs = tuple((_value_key(k), _value_key(v)) for k, v in value.items)
+        flat = [x for pair in pairs for x in pair]
+        return None if None in flat else ("dict", value.certain, pairs)
+    return ("object", id(value))
+
+
+def _call_key(cls: Scope, positional: Sequence[Value], keywords: dict[str, Value]) -> Any:
+    args = tuple(_value_key(v) for v in positional)
+    kwargs = tuple(sorted((k, _value_key(v)) for k, v in keywords.items()))
+    if None in args or any(v is None for _, v in kwargs):
+        return None
+    return (id(cls), args, kwargs)
 
 
 def _join_sequentials(a: dict[int, SeqModule], b: dict[int, SeqModule]) -> dict[int, SeqModule]:
