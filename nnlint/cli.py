@@ -384,7 +384,7 @@ def check(
     if add_noqa:
         from nnlint.suppression import add_noqa_directives
 
-        added = add_noqa_directives(result.findings, inputs.notebooks)
+        added = add_noqa_directives(result.findings, lambda path: inputs.notebook_whole(path)[0])
         if not quiet:
             click.echo(f"Added {_plural(added, 'noqa directive')}.", err=True)
         ctx.exit(EXIT_OK)
@@ -506,10 +506,10 @@ class _Inputs:
 
     def original(self, path: str) -> bytes:
         if path in self.notebooks:
-            return self._notebook_bytes(path)[1]
+            return self.notebook_whole(path)[1]
         return self._stdin[1] if self._stdin is not None else b""
 
-    def _notebook_bytes(self, path: str) -> tuple[Any, bytes]:
+    def notebook_whole(self, path: str) -> tuple[Any, bytes]:
         """The notebook at ``path`` with its whole JSON text, read again if it was dropped."""
         from nnlint.notebook import read_notebook
 
@@ -539,7 +539,7 @@ class _Inputs:
             if fixed.path not in self.notebooks:
                 fixed_files.append(fixed)
                 continue
-            notebook, raw = self._notebook_bytes(fixed.path)
+            notebook, raw = self.notebook_whole(fixed.path)
             text = notebook.fixed_text(fixed.fixed.decode("utf-8"))
             if text is None:
                 result.findings.append(

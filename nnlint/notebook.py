@@ -162,6 +162,10 @@ class Notebook:
             return None
         return replace(edit, row=start[1], end_row=end[1])
 
+    def cell_source(self, number: int) -> str:
+        """The original text of code cell ``number``."""
+        return self._cell(number).source
+
     def _cell(self, number: int) -> Cell:
         for cell in self.cells:
             if cell.number == number:

@@ -8,10 +8,9 @@ files that have findings or, with NN003 on, a ``noqa`` comment.
 from __future__ import annotations
 
 import io
-import os
 import re
 import tokenize
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -266,28 +265,47 @@ def add_directives(text: str, codes_by_line: Mapping[int, Sequence[str]]) -> tup
     return "".join(lines), changed
 
 
-def add_noqa_directives(findings: Sequence[Finding], notebooks: Mapping[str, Any]) -> int:
+def add_noqa_directives(
+    findings: Sequence[Finding], notebook_for: Callable[[str], Any] | None = None
+) -> int:
     """``--add-noqa``: write ``# noqa`` directives for ``findings`` into their files; returns
-    how many lines changed. Findings that point at no line of code (NN001, NN002) are skipped,
-    and so are notebooks (a directive in a cell is written by hand)."""
+    how many lines changed. Findings that point at no line of code (NN001, NN002) are skipped.
+    A notebook's directives go into its cells' source; ``notebook_for(path)`` gives the
+    ``Notebook`` read whole (its JSON text kept)."""
     from nnlint.runner import write_atomically
 
-    by_file: dict[str, dict[int, list[str]]] = {}
+    by_file: dict[tuple[str, int | None], dict[int, list[str]]] = {}
     for finding in findings:
-        if finding.code in ("NN001", "NN002") or finding.path in notebooks or finding.path == "-":
+        if finding.code in ("NN001", "NN002") or finding.path == "-":
             continue
-        codes = by_file.setdefault(finding.path, {}).setdefault(finding.line, [])
+        lines = by_file.setdefault((finding.path, finding.cell), {})
+        codes = lines.setdefault(finding.line, [])
         if finding.code not in codes:
             codes.append(finding.code)
     total = 0
-    for path, codes_by_line in sorted(by_file.items()):
-        try:
-            with open(path, "rb") as fh:
-                text = fh.read().decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue  # reported by the lint itself; nothing to write
-        new_text, changed = add_directives(text, codes_by_line)
-        if changed and os.path.exists(path):
-            write_atomically(path, new_text.encode("utf-8"))
+    for path in sorted({path for path, _ in by_file}):
+        cells = {cell: lines for (where, cell), lines in by_file.items() if where == path}
+        if None not in cells:
+            if notebook_for is None:
+                continue
+            notebook = notebook_for(path)
+            sources = {}
+            for number, codes_by_line in cells.items():
+                assert number is not None
+                source, changed = add_directives(notebook.cell_source(number), codes_by_line)
+                sources[number] = source
+                total += changed
+            new_bytes = notebook.with_cells(sources).encode("utf-8")
+        else:
+            try:
+                with open(path, "rb") as fh:
+                    text = fh.read().decode("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue  # reported by the lint itself; nothing to write
+            new_text, changed = add_directives(text, cells[None])
+            if not changed:
+                continue
             total += changed
+            new_bytes = new_text.encode("utf-8")
+        write_atomically(path, new_bytes)
     return total

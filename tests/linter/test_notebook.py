@@ -262,3 +262,19 @@ def test_ipython_syntax_seen_in_public_notebooks_is_not_a_syntax_error(ipython):
     result = lint_source(notebook.virtual_bytes, "nb.ipynb", LintSettings.default())
     assert [notebook.map_finding(f).code for f in result.findings] == ["NN401"]
     assert notebook.split_virtual(notebook.virtual) == {1: source}
+
+
+def test_add_noqa_writes_directives_into_the_cells_then_the_check_passes(project):
+    result = invoke("--add-noqa")
+    assert result.exit_code == 0 and "Added 3 noqa directives." in result.output
+    cells = json.loads((project / "model.ipynb").read_text(encoding="utf-8"))["cells"]
+    assert cells[3]["source"][-1] == "drop = nn.Dropout(1.0)  # noqa: NN401"
+    assert cells[1]["outputs"] == OUTPUTS
+    assert invoke().output == "All checks passed!\n"
+
+
+def test_full_format_note_is_the_rules_own_remedy(project):
+    output = invoke("--output-format", "full").output
+    note_401 = output.split("NN401")[-1]
+    assert "= note: Dropout misuse: use a rate strictly between 0 and 1" in note_401
+    assert "training=self.training" not in note_401
