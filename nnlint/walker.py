@@ -9,6 +9,7 @@ tracks scopes and imports itself instead of resolving libcst metadata. It names 
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -851,5 +852,15 @@ def _always_exits(body: cst.BaseSuite) -> bool:
 
 
 def collect_facts(module: cst.Module) -> FileFacts:
-    """Walk ``module`` once and return what every rule needs."""
-    return FactCollector().collect(module)
+    """Walk ``module`` once and return what every rule needs.
+
+    The cyclic GC is paused meanwhile: the walk and the extractors allocate many small acyclic
+    objects, and each collection they trigger would scan the whole syntax tree again (it
+    doubled the time of the architecture model on timm)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return FactCollector().collect(module)
+    finally:
+        if was_enabled:
+            gc.enable()
