@@ -58,6 +58,16 @@ class Cell:
     # The original text of each line replaced by a `pass` placeholder, in order.
     escaped: tuple[str, ...] = ()
     trailing_newline: bool = False
+    # IPython removes the first line's indentation from every line that has it (its
+    # `leading_indent` cleanup); the virtual file holds the cell without it.
+    dedent: str = ""
+
+    def original_column(self, line: int, column: int) -> int:
+        """A virtual column of cell line ``line`` as a column of the cell's own text."""
+        lines = self.source.splitlines()
+        if self.dedent and 0 < line <= len(lines) and lines[line - 1].startswith(self.dedent):
+            return column + len(self.dedent)
+        return column
 
 
 @dataclass
@@ -88,12 +98,21 @@ class Notebook:
             first = self.cells[0].number if self.cells else 1
             return replace(finding, cell=first, line=1, end_line=1)
         number, line = where
+        cell = self._cell(number)
+        column = cell.original_column(line, finding.column)
         end = self.locate(finding.end_line)
         if end is not None and end[0] == number:
-            end_line, end_column = end[1], finding.end_column
+            end_line, end_column = end[1], cell.original_column(end[1], finding.end_column)
         else:
-            end_line, end_column = line, finding.column
-        return replace(finding, cell=number, line=line, end_line=end_line, end_column=end_column)
+            end_line, end_column = line, column
+        return replace(
+            finding,
+            cell=number,
+            line=line,
+            column=column,
+            end_line=end_line,
+            end_column=end_column,
+        )
 
     def cell_lines(self) -> dict[int, list[str]]:
         """Each code cell's text lines, by cell number (for source excerpts)."""
@@ -113,6 +132,11 @@ class Notebook:
             restored = _restore_escapes(text, cell.escaped)
             if restored is None:
                 return None
+            if cell.dedent:
+                restored = "".join(
+                    cell.dedent + line if line.strip() else line
+                    for line in restored.splitlines(keepends=True)
+                )
             if not cell.trailing_newline and restored.endswith("\n"):
                 restored = restored[:-1]
             texts[cell.number] = restored
@@ -199,7 +223,8 @@ def read_notebook(raw: bytes) -> Notebook:
         source = _source_text(cell.get("source", ""))
         if source is None:
             raise NotebookError(f"cell {index + 1}: `source` is neither a string nor a list")
-        code, escaped = _python_of(source)
+        dedent = _leading_indent(source)
+        code, escaped = _python_of(_without_prefix(source, dedent))
         if not code.endswith("\n"):
             code += "\n"
         lines += [f"{_CELL_MARK}{index + 1}\n", code]
@@ -213,6 +238,7 @@ def read_notebook(raw: bytes) -> Notebook:
                 source=source,
                 escaped=tuple(escaped),
                 trailing_newline=source.endswith("\n"),
+                dedent=dedent,
             )
         )
     notebook.virtual = "".join(lines)
@@ -236,6 +262,20 @@ def _source_text(source: object) -> str | None:
     if isinstance(source, list) and all(isinstance(line, str) for line in source):
         return "".join(source)
     return None
+
+
+def _leading_indent(source: str) -> str:
+    first = source.split("\n", 1)[0]
+    return first[: len(first) - len(first.lstrip(" \t"))] if first.strip() else ""
+
+
+def _without_prefix(source: str, prefix: str) -> str:
+    if not prefix:
+        return source
+    return "".join(
+        line[len(prefix) :] if line.startswith(prefix) else line
+        for line in source.splitlines(keepends=True)
+    )
 
 
 def _python_of(source: str) -> tuple[str, list[str]]:

@@ -278,3 +278,32 @@ def test_full_format_note_is_the_rules_own_remedy(project):
     note_401 = output.split("NN401")[-1]
     assert "= note: Dropout misuse: use a rate strictly between 0 and 1" in note_401
     assert "training=self.training" not in note_401
+
+
+def test_a_cell_indented_as_a_whole_is_read_as_ipython_reads_it(project):
+    data = json.loads(NOTEBOOK_TEXT)
+    data["cells"][3]["source"] = ["  import torch.nn as nn\n", "  drop = nn.Dropout(1.0)"]
+    (project / "model.ipynb").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    lines = invoke("--select", "NN001,NN401").output.splitlines()
+    # IPython drops the first line's indentation from every line (its leading_indent cleanup);
+    # the finding's column still counts in the cell as written.
+    assert lines[0].startswith("model.ipynb:cell 4:2:10: NN401 ")
+
+
+def test_fixing_an_indented_cell_keeps_its_indentation(project):
+    data = json.loads(NOTEBOOK_TEXT)
+    data["cells"][1]["source"] = [
+        "  import torch.nn as nn\n",
+        "  import torch.nn.functional as F\n",
+        "\n",
+        "  class Head(nn.Module):\n",
+        "      def forward(self, x):\n",
+        "          return F.dropout(x, 0.5)",
+    ]
+    (project / "model.ipynb").write_text(json.dumps(data, indent=1), encoding="utf-8")
+    invoke("--fix")
+    fixed = json.loads((project / "model.ipynb").read_text(encoding="utf-8"))["cells"][1]["source"]
+    assert fixed == [
+        *data["cells"][1]["source"][:-1],
+        "          return F.dropout(x, 0.5, training=self.training)",
+    ]
