@@ -243,7 +243,26 @@ def lint_source(
     With ``fix=True``, the safe fixes of enabled fixable rules are applied (the unsafe ones too
     with ``unsafe_fixes``): ``fixed_source`` is the whole new file (proved to parse) and
     ``findings`` are those that remain.
+
+    The cyclic GC is off for the whole file: a syntax tree is hundreds of thousands of acyclic
+    objects freed by reference counting, and a collection while it is alive scans all of them
+    (pausing only the parse deferred that cost to the first allocation after it: about a third
+    of the parse time on timm). Collection resumes once the tree is gone.
     """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _lint_and_drop_unused_noqa(
+            source, path, settings, fix=fix, unsafe_fixes=unsafe_fixes
+        )
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _lint_and_drop_unused_noqa(
+    source: bytes, path: str, settings: LintSettings, *, fix: bool, unsafe_fixes: bool
+) -> FileResult:
     result = _lint_once(source, path, settings, fix=fix, unsafe_fixes=unsafe_fixes)
     if fix and any(f.code == UNUSED_NOQA for f in result.findings):
         # Unused noqa codes are comment text: dropped after the code fixes, then linted again.

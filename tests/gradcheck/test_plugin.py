@@ -84,7 +84,11 @@ def test_fixture_failure_shows_diagnosis_without_plugin_frames(suite: pytest.Pyt
     result = suite.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*gradient check failed*", "E * 1 *dead-relu*0.75*max_dead_fraction*", "E *dead-relu (*"]
+        [
+            "*gradient check failed*",
+            "E * dead-relu  1: 75% of 16 relu units*(> 0.5 max_dead_fraction)",
+            "E *dead-relu (*",
+        ]
     )
     # The failure points at the test line, not at the plugin's or the helper's internals.
     assert "pytest_gradcheck/plugin.py" not in result.stdout.str()
@@ -502,6 +506,87 @@ def test_plot_marks_missing_gradients_and_handles_no_activations(tmp_path: Path)
     path = tmp_path / "flow.png"
     assert plot_gradient_flow(report, Bounds(), path, title="t.py::test")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_summary_uses_the_checks_ignore_and_lists_every_bound(suite: pytest.Pytester) -> None:
+    write_tests(
+        suite,
+        """
+        import pytest
+        import torch
+        from torch import nn
+        from gc_tiny_models import batch
+
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = nn.Linear(4, 8)
+                with torch.no_grad():
+                    self.lin.bias.fill_(-100.0)
+
+            def forward(self, x):
+                return torch.relu(self.lin(x))  # a functional site: block/relu
+
+
+        class WithDeadBlock(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.block = Block()
+                self.head = nn.Linear(4, 3)
+
+            def forward(self, x):
+                return self.head(x) + 0 * self.block(x).sum()
+
+
+        @pytest.mark.gradcheck(ignore=["block", "block.*"])
+        def test_ignored_part(gradcheck):
+            gradcheck(WithDeadBlock(), *batch())
+        """,
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    summary = out.split("gradcheck summary")[1]
+    assert "block/relu" not in summary and "block.lin" not in summary
+    result.stdout.fnmatch_lines(
+        [
+            "  max_dead_fraction       - (nothing in the run measured it)",
+            "  max_saturated_fraction  - (nothing in the run measured it)",
+        ]
+    )
+
+
+def test_fixture_passes_full_output_to_the_loss(suite: pytest.Pytester) -> None:
+    write_tests(
+        suite,
+        """
+        import torch
+        from torch import nn
+        from torch.nn import functional as F
+
+
+        class TwoHeads(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(4, 8)
+                self.main, self.aux = nn.Linear(8, 3), nn.Linear(8, 3)
+
+            def forward(self, x):
+                h = torch.tanh(self.body(x))
+                return {"main": self.main(h), "aux": self.aux(h)}
+
+
+        def loss(out, y):
+            return F.cross_entropy(out["main"], y) + F.cross_entropy(out["aux"], y)
+
+
+        def test_whole_output(gradcheck):
+            x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+            gradcheck(TwoHeads(), x, y, loss, full_output=True)
+        """,
+    )
+    suite.runpytest().assert_outcomes(passed=1)
 
 
 def test_plugin_prints_nothing_in_a_suite_that_does_not_use_it(suite: pytest.Pytester) -> None:
