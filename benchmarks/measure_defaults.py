@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+from pathlib import Path
 
 import torch
 
 from pytest_gradcheck import Bounds, probe
-from pytest_gradcheck._zoo import HEALTHY, PATHOLOGICAL, build
+
+# The reference models are test support code, kept out of the wheel.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "gradcheck"))
+from model_zoo import HEALTHY, PATHOLOGICAL, build  # noqa: E402
 
 
 def _fmt(value: float | None) -> str:

@@ -3,7 +3,7 @@ run rules, suppress, fix.
 
 ``lint_source`` never raises for bad input: a file the running Python cannot compile gives one
 NN001 finding (and what parses around the error is still linted), code Python accepts but nnlint
-cannot read gives NN003, and a rule that raises gives an NN002 finding while the other rules'
+cannot read gives NN004, and a rule that raises gives an NN002 finding while the other rules'
 findings are kept.
 """
 
@@ -20,13 +20,13 @@ from typing import Any, TypeVar
 import libcst as cst
 
 from nnlint import __version__
-from nnlint.findings import FileResult, Finding
+from nnlint.findings import Applicability, FileResult, Finding
 from nnlint.fixes import BOM, Edit, apply_edits, fix_edits
 from nnlint.positions import Span, node_spans
 from nnlint.prefilter import could_have_findings as _bytes_could_have_findings
 from nnlint.rules import INTERNAL_ERROR, NOT_LINTED, SYNTAX_ERROR, all_rules
 from nnlint.rules.base import Rule, RuleMeta, Violation
-from nnlint.suppression import noqa_map
+from nnlint.suppression import UNUSED_NOQA, noqa_map, without_unused_codes
 from nnlint.syntax import (
     Decoded,
     SyntaxProblem,
@@ -111,8 +111,14 @@ def _run_rules(
     for meta in _enabled_rules(settings):
         assert meta.rule_class is not None
         try:
-            rule: Rule = meta.rule_class(settings.options.get(meta.code))
-            violations = list(rule.check(facts))
+            rule_class = meta.rule_class
+            options = settings.options.get(meta.code)
+
+            def check(rule_class: type[Rule] = rule_class, options: Any = options) -> list:
+                return list(rule_class(options).check(facts))
+
+            # A rule may recurse over a deep expression too (comparing nodes, say).
+            violations = _deep_enough(check)
         except Exception as error:  # noqa: BLE001 - any bug in a rule must not lose the file
             errors.append(
                 _meta_finding(
@@ -179,8 +185,10 @@ def _lint_text(
     settings: LintSettings,
     *,
     want_edits: bool,
+    unsafe_fixes: bool = False,
 ) -> _Pass:
-    """Lint code Python accepts and libcst may parse; raise ``_NotLinted`` if it cannot be."""
+    """Lint code Python accepts and libcst may parse; raise ``_NotLinted`` if it cannot be.
+    With ``want_edits``, the byte edits of the safe fixes (all fixes with ``unsafe_fixes``)."""
     fix_mode = want_edits
     text = decoded.text
     shifted: dict[int, int] = {}
@@ -235,6 +243,7 @@ def _lint_text(
     findings: list[Finding] = errors if INTERNAL_ERROR in settings.enabled else []
     outcome = _Pass(findings, skipped=skipped)
     if not reported and not findings:
+        outcome.findings.extend(_unused_noqa(text, path, settings))
         return outcome
 
     noqa = noqa_map(text)
@@ -257,13 +266,16 @@ def _lint_text(
         if not noqa.suppresses(span.line, item.meta.code):
             kept.append((item, span))
     outcome.findings = [f for f in findings if not noqa.suppresses(f.line, f.code)]
+    outcome.findings.extend(_unused_noqa(text, path, settings, noqa))
 
     placed: dict[int, Edit] = {}
     if want_edits:
         fixes = [
             item.violation.fix
             for item, _ in kept
-            if item.meta.fixable and item.violation.fix is not None
+            if item.meta.fixable
+            and item.violation.fix is not None
+            and (unsafe_fixes or item.violation.fix.applicability is Applicability.SAFE)
         ]
         has_bom = source.startswith(BOM)
         try:
@@ -293,6 +305,9 @@ def _lint_text(
                 end_column=span.end_column,
                 fixable=fixable and not skipped,
                 fix_title=fix_.title if fixable and fix_ is not None and not skipped else None,
+                fix_applicability=(
+                    fix_.applicability if fixable and fix_ is not None else Applicability.SAFE
+                ),
             )
         )
     outcome.findings.sort(key=Finding.sort_key)
@@ -330,7 +345,12 @@ def _lint_around(
 
 
 def _lint_once(
-    source: bytes, path: str, settings: LintSettings, *, want_edits: bool
+    source: bytes,
+    path: str,
+    settings: LintSettings,
+    *,
+    want_edits: bool,
+    unsafe_fixes: bool = False,
 ) -> tuple[_Pass, bool]:
     """Lint ``source``; the flag says whether its syntax is clean (only then can it be fixed)."""
     findings: list[Finding] = []
@@ -350,6 +370,9 @@ def _lint_once(
                 findings.append(
                     _meta_finding(path, SYNTAX_ERROR, problem.line, problem.column, problem.message)
                 )
+        if UNUSED_NOQA in settings.enabled and b"noqa" in source.lower() and not findings:
+            # No rule ran, so every code of an enabled rule in a directive is unused.
+            findings.extend(_unused_noqa(decoded.text, path, settings))
         return _Pass(findings), True
 
     python_problem, too_deep = check(decoded.text, path)
@@ -377,7 +400,9 @@ def _lint_once(
         findings.sort(key=Finding.sort_key)
         return _Pass(findings), False
     try:
-        outcome = _lint_text(source, decoded, path, settings, want_edits=want_edits)
+        outcome = _lint_text(
+            source, decoded, path, settings, want_edits=want_edits, unsafe_fixes=unsafe_fixes
+        )
     except _NotLinted as reason:
         if NOT_LINTED in settings.enabled:
             findings.append(_not_linted(path, 1, str(reason)))
@@ -402,13 +427,18 @@ MAX_FIX_PASSES = 16
 
 
 def lint_source(
-    source: bytes, path: str, settings: LintSettings, *, fix: bool = False
+    source: bytes,
+    path: str,
+    settings: LintSettings,
+    *,
+    fix: bool = False,
+    unsafe_fixes: bool = False,
 ) -> FileResult:
     """Lint one file's bytes. Never raises for bad input (see the module docstring).
 
-    With ``fix=True``, the fixes of enabled fixable rules are applied as byte edits, repeatedly
-    until none is left: ``fixed_source`` is the whole new file (Python compiles it) and
-    ``findings`` are those that remain.
+    With ``fix=True``, the safe fixes of enabled fixable rules (the unsafe ones too with
+    ``unsafe_fixes``) are applied as byte edits, repeatedly until none is left: ``fixed_source``
+    is the whole new file (Python compiles it) and ``findings`` are those that remain.
 
     The cyclic GC is off for the whole file: a syntax tree is hundreds of thousands of acyclic
     objects freed by reference counting, and a collection while it is alive scans all of them
@@ -420,14 +450,59 @@ def lint_source(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _lint_and_fix(source, path, settings, fix=fix)
+        return _lint_and_drop_unused_noqa(
+            source, path, settings, fix=fix, unsafe_fixes=unsafe_fixes
+        )
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _lint_and_fix(source: bytes, path: str, settings: LintSettings, *, fix: bool) -> FileResult:
-    outcome, clean = _lint_once(source, path, settings, want_edits=fix)
+def _lint_and_drop_unused_noqa(
+    source: bytes, path: str, settings: LintSettings, *, fix: bool, unsafe_fixes: bool
+) -> FileResult:
+    result = _lint_and_fix(source, path, settings, fix=fix, unsafe_fixes=unsafe_fixes)
+    if fix and any(f.code == UNUSED_NOQA for f in result.findings):
+        # Unused noqa codes are comment text: dropped after the code fixes, then linted again.
+        current = result.fixed_source if result.fixed_source is not None else source
+        try:
+            decoded = decode(current)
+        except Undecodable:  # pragma: no cover - it was linted, so it decodes
+            return result
+        noqa = noqa_map(decoded.text)
+        new_source = without_unused_codes(decoded.text, noqa, result.findings).encode(
+            decoded.encoding
+        )
+        if new_source != current:
+            refreshed = _lint_and_fix(new_source, path, settings, fix=False, unsafe_fixes=False)
+            refreshed.fixed_source = new_source
+            refreshed.fixed_count = result.fixed_count + sum(
+                1 for f in result.findings if f.code == UNUSED_NOQA
+            )
+            refreshed.unfixed_findings = result.unfixed_findings or list(result.findings)
+            return refreshed
+    return result
+
+
+def _unused_noqa(text: str, path: str, settings: LintSettings, noqa: Any = None) -> list[Finding]:
+    """NN003 findings for ``text`` whose findings already went through ``noqa`` (if given)."""
+    if UNUSED_NOQA not in settings.enabled:
+        return []
+    if noqa is None:
+        noqa = noqa_map(text)
+    unused = noqa.unused_findings(path, settings.enabled, _known_codes())
+    # A directive that also names NN003 keeps codes nnlint cannot see the use of.
+    return [f for f in unused if not noqa.suppresses(f.line, f.code)]
+
+
+def _known_codes() -> frozenset[str]:
+    return frozenset(m.code for m in all_rules())
+
+
+def _lint_and_fix(
+    source: bytes, path: str, settings: LintSettings, *, fix: bool, unsafe_fixes: bool
+) -> FileResult:
+    outcome, clean = _lint_once(source, path, settings, want_edits=fix, unsafe_fixes=unsafe_fixes)
     result = FileResult(path=path, findings=outcome.findings)
     if not fix or not clean or not outcome.edits:
         return result
@@ -437,7 +512,9 @@ def _lint_and_fix(source: bytes, path: str, settings: LintSettings, *, fix: bool
         if not outcome.edits:
             break
         candidate, applied = apply_edits(current, outcome.edits)
-        next_outcome, next_clean = _lint_once(candidate, path, settings, want_edits=True)
+        next_outcome, next_clean = _lint_once(
+            candidate, path, settings, want_edits=True, unsafe_fixes=unsafe_fixes
+        )
         if not next_clean or any(f.code == SYNTAX_ERROR for f in next_outcome.findings):
             break  # a fix that breaks the file is never written
         current, fixed_count, outcome = candidate, fixed_count + applied, next_outcome

@@ -9,7 +9,7 @@ import os
 import stat
 import tempfile
 
-# Larger files are not linted (NN003): libcst needs about 600 bytes of memory and 7 us per byte
+# Larger files are not linted (NN004): libcst needs about 600 bytes of memory and 7 us per byte
 # of source (a 5 MB file took 37 s and 3 GB). The largest .py file of timm, transformers, keras
 # and torchvision is 448 KB. `max-file-size` in [tool.nnlint] changes it.
 DEFAULT_MAX_FILE_SIZE = 1024 * 1024

@@ -21,7 +21,7 @@ from nnlint.findings import FileResult, Finding
 
 SYNTAX_ERROR_CODE = "NN001"
 INTERNAL_ERROR_CODE = "NN002"
-NOT_LINTED_CODE = "NN003"
+NOT_LINTED_CODE = "NN004"
 # Below this many cache misses a pool costs more (start-up, pickling) than it saves.
 MIN_FILES_FOR_POOL = 8
 
@@ -65,11 +65,12 @@ class RunResult:
     def fixed_count(self) -> int:
         return sum(f.fixed_count for f in self.fixed_files)
 
-    def keep_unfixed(self, fixed: FixedFile) -> None:
-        """The fixes of ``fixed`` were not written: report its findings as they stand."""
+    def keep_unfixed(self, fixed: FixedFile, findings: Sequence[Finding]) -> None:
+        """The fixes of ``fixed`` were not written: report ``findings`` (its findings as it
+        stands) instead of those left after fixing."""
         self.fixed_files.remove(fixed)
         self.findings = [f for f in self.findings if f.path != fixed.path]
-        self.findings.extend(fixed.unfixed_findings)
+        self.findings.extend(findings)
         self.findings.sort(key=Finding.sort_key)
 
 
@@ -128,16 +129,16 @@ def internal_error_finding(path: str, exc: BaseException) -> Finding:
 # --------------------------------------------------------------------------------------------
 # Work done in the pool's processes (or in process when the pool is not worth it)
 
-_Task = tuple[int, str, bytes, frozenset, Mapping[str, Mapping[str, Any]], bool]
+_Task = tuple[int, str, bytes, frozenset, Mapping[str, Mapping[str, Any]], bool, bool]
 
 
 def _lint_task(task: _Task) -> tuple[int, FileResult]:
-    index, path, source, enabled, options, fix = task
+    index, path, source, enabled, options, fix, unsafe_fixes = task
     try:
         from nnlint.engine import LintSettings, lint_source
 
         settings = LintSettings(enabled=enabled, options=options)
-        return index, lint_source(source, path, settings, fix=fix)
+        return index, lint_source(source, path, settings, fix=fix, unsafe_fixes=unsafe_fixes)
     except Exception as exc:  # noqa: BLE001 - one file's failure must not lose the others
         if os.environ.get("NNLINT_DEBUG"):
             traceback.print_exc()
@@ -287,6 +288,7 @@ def run(
     *,
     cache: ResultCache | None,
     fix: bool = False,
+    unsafe_fixes: bool = False,
     jobs: int = 1,
 ) -> RunResult:
     """Lint ``jobs_to_lint``; with ``fix``, compute fixed sources (the caller writes them)."""
@@ -328,7 +330,15 @@ def run(
                 continue
         result.cache_misses += 1
         tasks.append(
-            (index, job.path, source, job.settings.enabled, dict(job.settings.options), fix)
+            (
+                index,
+                job.path,
+                source,
+                job.settings.enabled,
+                dict(job.settings.options),
+                fix,
+                unsafe_fixes,
+            )
         )
 
     for index, file_result in _lint_tasks(tasks, jobs, result.notes):
@@ -354,7 +364,7 @@ def run(
             # The entry for the original bytes would have to hold the fixed findings too.
             continue
         # Not cached: a bug (NN002) may be fixed by the next version, and a file that was not
-        # linted (NN003: a worker crash, a limit) deserves another try.
+        # linted (NN004: a worker crash, a limit) deserves another try.
         if cache is not None and not any(
             f.code in (INTERNAL_ERROR_CODE, NOT_LINTED_CODE) for f in file_result.findings
         ):

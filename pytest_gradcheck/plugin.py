@@ -198,7 +198,32 @@ def _validate_model_options(config: pytest.Config) -> int | None:
         raise pytest.UsageError(f"--gradcheck-steps: {error}") from None
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def _asked_for(config: pytest.Config) -> bool:
+    """Whether a ``--gradcheck-*`` option was given on the command line."""
+    names = ("gradcheck_report", "gradcheck_seed", "gradcheck_model", "gradcheck_steps")
+    return any(config.getoption(name) for name in names)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    # Installed with nnlint, the plugin is in every pytest run of the environment: it says
+    # nothing unless asked for here, or until collection shows a test that uses it.
+    return _header_line(config) if _asked_for(config) else None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if _asked_for(config) or not any(_uses_plugin(item) for item in session.items):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and config.option.verbose >= 0:
+        reporter.write_line(_header_line(config))
+
+
+def _uses_plugin(item: pytest.Item) -> bool:
+    return _uses_gradcheck(item) or item.get_closest_marker("gradcheck") is not None
+
+
+def _header_line(config: pytest.Config) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     settings = config.stash[_settings_key]

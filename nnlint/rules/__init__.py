@@ -13,7 +13,8 @@ from nnlint.rules.base import Rule, RuleMeta
 RULE_MODULES: tuple[str, ...] = (
     "nn001_syntax_error",
     "nn002_internal_error",
-    "nn003_file_not_linted",
+    "nn003_unused_noqa",
+    "nn004_file_not_linted",
     "nn101_sigmoid_stack",
     "nn201_deep_stack_without_normalization",
     "nn401_dropout_rate_one",
@@ -23,10 +24,10 @@ RULE_MODULES: tuple[str, ...] = (
 )
 
 # Emitted by the engine itself, never by a rule's ``check``.
-META_CODES: frozenset[str] = frozenset({"NN001", "NN002", "NN003"})
+META_CODES: frozenset[str] = frozenset({"NN001", "NN002", "NN003", "NN004"})
 SYNTAX_ERROR = "NN001"
 INTERNAL_ERROR = "NN002"
-NOT_LINTED = "NN003"
+NOT_LINTED = "NN004"
 
 
 def _rule_classes_in(module_name: str) -> list[type[Rule]]:
@@ -61,7 +62,7 @@ def _registry() -> tuple[RuleMeta, ...]:
 
 
 def all_rules() -> list[RuleMeta]:
-    """Every rule, sorted by code (NN001-NN003 meta-diagnostics included)."""
+    """Every rule, sorted by code (NN001-NN004 meta-diagnostics included)."""
     return list(_registry())
 
 

@@ -23,7 +23,7 @@ class SyntaxErrorRule(Rule):
 
     Python's compiler is the judge, so NN001 appears exactly when `python file.py` would fail
     to compile it: syntax newer than the running Python (PEP 695 `type` statements on 3.11) is
-    reported, and what only libcst, nnlint's parser, cannot read is not (that is NN003). The
+    reported, and what only libcst, nnlint's parser, cannot read is not (that is NN004). The
     statements around the error are still linted: a Python 2 script with `print "x"` and
     `Dropout(1.0)` gets both NN001 and NN401, at their lines; fixes are never applied to a file
     with a syntax error.
@@ -48,13 +48,31 @@ class SyntaxErrorRule(Rule):
     code = "NN001"
     name = "syntax-error"
     MESSAGE = "File cannot be parsed"
+    REMEDY = "fix the syntax (or exclude the file): nothing else in it was checked"
     severity = Severity.ERROR
     # A diagnostic of nnlint itself, not a training failure mode.
     failure_mode = None
     # Files are parsed only when some rule's trigger occurs, hence the dropout layers.
     INVALID = [
-        Invalid("import torch.nn as nn\nprint 'x'\nnn.Dropout(0.5)\n", line=2),
-        Invalid("import torch.nn as nn\ndef f(:\n    return nn.Dropout(0.5)\n", line=2),
+        Invalid(
+            "import torch.nn as nn\nprint 'x'\nnn.Dropout(0.5)\n",
+            line=2,
+            column=1,
+            end_line=2,
+            end_column=1,
+            message=(
+                "SyntaxError: Missing parentheses in call to 'print'. Did you mean print(...)? "
+                "(Python 2 code? In Python 3 `print` is a function: print(...))"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\ndef f(:\n    return nn.Dropout(0.5)\n",
+            line=2,
+            column=7,
+            end_line=2,
+            end_column=7,
+            message="SyntaxError: invalid syntax",
+        ),
     ]
     VALID = ["import torch.nn as nn\nprint('x')\nnn.Dropout(0.5)\n"]
 

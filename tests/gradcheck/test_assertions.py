@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
+from model_zoo import build  # noqa: E402
 from torch import nn  # noqa: E402
 
 import pytest_gradcheck  # noqa: E402
@@ -22,7 +23,6 @@ from pytest_gradcheck import (  # noqa: E402
     assert_no_vanishing_gradients,
     assert_relu_alive,
 )
-from pytest_gradcheck._zoo import build  # noqa: E402
 
 
 def _case(name):
@@ -30,6 +30,7 @@ def _case(name):
     return case.model, case.inputs, case.target
 
 
+@pytest.mark.slow
 def test_healthy_model_passes_and_the_report_is_returned():
     report = assert_gradients_healthy(*_case("lstm"))
     assert isinstance(report, GradientReport) and report.ok
@@ -53,6 +54,7 @@ def test_each_failure_mode_remedy_is_printed_once():
     assert message.count("no-gradient (Parameters without a gradient): ") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("helper", "failing", "passing"),
     [

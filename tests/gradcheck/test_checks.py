@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
+from model_zoo import HEALTHY, NEEDS_TRANSFORMERS, PATHOLOGICAL, build  # noqa: E402
 from torch import nn  # noqa: E402
 
 from nnlint import catalog  # noqa: E402
 from pytest_gradcheck import Bounds, probe  # noqa: E402
-from pytest_gradcheck._zoo import HEALTHY, NEEDS_TRANSFORMERS, PATHOLOGICAL, build  # noqa: E402
 from pytest_gradcheck.checks import is_ignored  # noqa: E402
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HEALTHY)
 def test_healthy_reference_model_passes_the_default_bounds(name):
     if name in NEEDS_TRANSFORMERS:

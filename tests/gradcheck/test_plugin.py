@@ -304,7 +304,7 @@ def test_native_toml_config_accepts_numbers(suite: pytest.Pytester) -> None:
         gradcheck_seed = 3
         """
     )
-    write_tests(suite, "def test_nothing():\n    pass\n")
+    write_tests(suite, "def test_uses_it(gradcheck_bounds):\n    pass\n")
     result = suite.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["gradcheck: torch *, seed 3, bounds max_grad_norm=25 *"])
@@ -402,6 +402,7 @@ def test_summary_is_quiet_when_no_test_probes(suite: pytest.Pytester) -> None:
     assert "gradcheck summary" not in result.stdout.str()
 
 
+@pytest.mark.slow
 def test_report_dir_writes_json_per_probe_and_png(suite: pytest.Pytester) -> None:
     write_tests(
         suite,
@@ -472,6 +473,7 @@ def test_seed_makes_probes_reproducible_and_restores_rng(
     assert other_seed != first
 
 
+@pytest.mark.slow
 def test_demo_suite_has_healthy_passes_and_one_intended_failure(pytester: pytest.Pytester) -> None:
     demo = Path(__file__).resolve().parents[2] / "fixtures" / "gradcheck_demo"
     result = pytester.runpytest(str(demo), "-p", "no:cacheprovider")
@@ -490,6 +492,7 @@ def test_report_basename_sanitises_nodeids() -> None:
     assert len(long_a) <= 120 and long_a != long_b
 
 
+@pytest.mark.slow
 def test_plot_marks_missing_gradients_and_handles_no_activations(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     report = {
@@ -584,3 +587,23 @@ def test_fixture_passes_full_output_to_the_loss(suite: pytest.Pytester) -> None:
         """,
     )
     suite.runpytest().assert_outcomes(passed=1)
+
+
+def test_plugin_prints_nothing_in_a_suite_that_does_not_use_it(suite: pytest.Pytester) -> None:
+    write_tests(suite, "def test_nothing():\n    pass\n")
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1)
+    assert "gradcheck" not in result.stdout.str()
+
+
+def test_plugin_line_appears_once_a_collected_test_carries_the_marker(
+    suite: pytest.Pytester,
+) -> None:
+    write_tests(
+        suite,
+        "import pytest\n\n@pytest.mark.gradcheck(max_dead_fraction=0.5)\n"
+        "def test_marked():\n    pass\n",
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["gradcheck: torch *, seed 0, bounds *max_dead_fraction=*"])

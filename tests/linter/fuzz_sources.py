@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from nnlint.engine import LintSettings, lint_source
 
 DEFAULT = LintSettings.default()
-KNOWN_CODES = {"NN001", "NN003", "NN101", "NN201", "NN401", "NN402", "NN403", "NN404"}
+KNOWN_CODES = {"NN001", "NN003", "NN004", "NN101", "NN201", "NN401", "NN402", "NN403", "NN404"}
 
 HEADERS = (
     "import torch.nn as nn\nimport torch.nn.functional as F\n",

@@ -51,13 +51,13 @@ def test_and_chain_python_accepts_but_libcst_cannot_take_is_skipped_alone() -> N
     # Flat for Python's compiler, 40,000 levels for libcst (SIGSEGV in its native parser).
     chain = "x = " + " and ".join(["a"] * 40_000) + "\n"
     findings = lint(HEAD + chain + DROPOUT_ONE).findings
-    assert [(f.code, f.line) for f in findings] == [("NN003", 2), ("NN401", 3)]
+    assert [(f.code, f.line) for f in findings] == [("NN004", 2), ("NN401", 3)]
     assert f"more than {LIBCST_MAX_DEPTH} levels" in findings[0].message
 
 
 def test_chain_just_past_the_depth_limit_is_skipped_and_the_rest_linted() -> None:
     chain = "x = " + " + ".join(["a"] * (LIBCST_MAX_DEPTH + 100)) + "\n"
-    assert found(HEAD + chain + DROPOUT_ONE) == [("NN003", 2), ("NN401", 3)]
+    assert found(HEAD + chain + DROPOUT_ONE) == [("NN004", 2), ("NN401", 3)]
 
 
 DEEP_FOR_THE_WALK = {
@@ -73,7 +73,7 @@ DEEP_FOR_THE_WALK = {
 @pytest.mark.parametrize("body", DEEP_FOR_THE_WALK.values(), ids=DEEP_FOR_THE_WALK.keys())
 def test_deep_but_valid_code_is_linted_in_full(body: str) -> None:
     # The fact walk and libcst's code generation (positions, fixes) recurse once per level;
-    # they get a deep stack when the normal one is not enough (never NN002, never NN003).
+    # they get a deep stack when the normal one is not enough (never NN002, never NN004).
     source = HEAD + body + DROPOUT_ONE
     assert found(source) == [("NN401", source.count("\n"))]
 

@@ -94,7 +94,7 @@ def test_a_file_over_the_size_limit_is_nn003_and_the_others_are_linted(tmp_path,
     ]
     result = run(jobs, cache=None)
     assert [(Path(f.path).name, f.code) for f in result.findings] == [
-        ("big.py", "NN003"),
+        ("big.py", "NN004"),
         ("small.py", "NN401"),
     ]
     assert "over the 1,000-byte limit" in result.findings[0].message
@@ -133,7 +133,7 @@ def test_a_dead_worker_loses_no_other_finding(tmp_path, settings, monkeypatch):
     by_file = {Path(f.path).name: f for f in result.findings}
     assert set(by_file) == set(names)
     assert all(by_file[name].code == "NN401" for name in names if name != "crash.py")
-    assert by_file["crash.py"].code == "NN003"
+    assert by_file["crash.py"].code == "NN004"
     assert "signal 11" in by_file["crash.py"].message
     assert any("worker process died" in note for note in result.notes)
 

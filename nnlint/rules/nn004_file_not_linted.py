@@ -1,4 +1,4 @@
-"""NN003: the engine's own note that a file (or part of it) Python accepts was not linted."""
+"""NN004: the engine's own note that a file (or part of it) Python accepts was not linted."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class FileNotLintedRule(Rule):
     raise `max-file-size` under `[tool.nnlint]` for a big hand-written file, or exclude the file.
     """
 
-    code = "NN003"
+    code = "NN004"
     name = "file-not-linted"
     MESSAGE = "Code Python accepts was not linted"
     severity = Severity.WARNING
@@ -42,6 +42,14 @@ class FileNotLintedRule(Rule):
         Invalid(
             "import torch.nn as nn\nx = " + " + ".join(["a"] * 1100) + "\nnn.Dropout(0.5)\n",
             line=2,
+            column=1,
+            end_line=2,
+            end_column=1,
+            message=(
+                "not linted: the statement(s) at line(s) 2 are nested more than 1000 levels deep "
+                "(an expression chain this long would take minutes or crash libcst's native "
+                "parser); the rest of the file was linted"
+            ),
         ),
     ]
     VALID = ["import torch.nn as nn\nx = " + " + ".join(["a"] * 200) + "\nnn.Dropout(0.5)\n"]
