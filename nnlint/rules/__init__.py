@@ -17,6 +17,8 @@ RULE_MODULES: tuple[str, ...] = (
     "nn402_dropout_rate_zero",
     "nn403_dropout_rate_out_of_range",
     "nn404_functional_dropout_ignores_training",
+    "nn301_learning_rate_too_high",
+    "nn501_probabilities_to_logits_loss",
 )
 
 # Emitted by the engine itself, never by a rule's ``check``.
