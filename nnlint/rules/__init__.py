@@ -19,6 +19,9 @@ RULE_MODULES: tuple[str, ...] = (
     "nn404_functional_dropout_ignores_training",
     "nn301_learning_rate_too_high",
     "nn501_probabilities_to_logits_loss",
+    "nn502_sigmoid_before_bce_loss",
+    "nn504_missing_zero_grad",
+    "nn505_misplaced_gradient_clipping",
 )
 
 # Emitted by the engine itself, never by a rule's ``check``.
