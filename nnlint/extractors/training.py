@@ -330,6 +330,8 @@ class InitSite:
     every_module: bool = False
     # Keras: the layer's fused activation (``Dense(64, activation="relu", ...)``).
     activation: str | None = None
+    # torch: where the layer is constructed (``nn.Linear(...)`` assigned to ``self.fc``).
+    layer_node: cst.CSTNode | None = None
 
 
 @dataclass
@@ -671,7 +673,7 @@ class TrainingExtractor(Extractor):
         value: float | None = None,
         scale: float | None = None,
     ) -> None:
-        layer, every = self._layer_of(site, layer_parts[:-1])
+        layer, every, layer_node = self._layer_of(site, layer_parts[:-1])
         self.result.inits.append(
             InitSite(
                 call=site,
@@ -682,35 +684,43 @@ class TrainingExtractor(Extractor):
                 scale=scale,
                 layer=layer,
                 every_module=every,
+                layer_node=layer_node,
             )
         )
 
-    def _layer_of(self, site: CallSite, owner: tuple[str, ...]) -> tuple[str | None, bool]:
-        """The class of the module ``owner`` names (``self.fc``, ``m``), and whether ``m`` runs
-        over every module of a model (``for m in self.modules()`` or an ``apply`` function)."""
+    def _layer_of(
+        self, site: CallSite, owner: tuple[str, ...]
+    ) -> tuple[str | None, bool, cst.Call | None]:
+        """The class of the module ``owner`` names (``self.fc``, ``m``), whether ``m`` runs
+        over every module of a model (``for m in self.modules()`` or an ``apply`` function),
+        and the layer's construction when it is one call."""
         scope = site.scope
         if len(owner) == 2 and owner[0] == scope.first_param:
             cls = scope.enclosing_class
             if cls is not None:
                 values = cls.attributes.get(owner[1], [])
                 if len(values) == 1 and isinstance(values[0].value, cst.Call):
-                    return self._resolve_callee(values[0].value), False
-            return None, False
+                    value = values[0].value
+                    return self._resolve_callee(value), False, value
+            return None, False, None
         if len(owner) != 1:
-            return None, False
+            return None, False, None
         name = owner[0]
         every = False
         for loop in site.context.loops:
             if _binds(loop.target, name) and _iterates_modules(loop.iterable):
                 every = True
         if not every and name in scope.parameters and scope.kind == "function":
-            # ``def init_weights(m): ...`` passed to ``model.apply``: its only parameter.
-            every = len(scope.parameters) == 1
+            # ``def init_weights(m): ...`` passed to ``model.apply`` (or a method
+            # ``_init_weights(self, module)``): its only parameter besides ``self``.
+            others = [p for p in scope.parameters if p != "self"]
+            every = others == [name]
         found = _reaching_assignment(scope, name, site.context)
         if found is not None and isinstance(found[1].value, cst.Call):
-            return self._resolve_callee(found[1].value), False
+            value = found[1].value
+            return self._resolve_callee(value), False, value
         layer = _isinstance_layer(self.facts, site, name)
-        return layer, every and layer is not None
+        return layer, every and layer is not None, None
 
     def _resolve_callee(self, call: cst.Call) -> str | None:
         parts = dotted_parts(call.func)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from nnlint.extractors.training import LoopCall, TrainingFacts, enclosing_blocks
+from nnlint.extractors.training import InitSite, LoopCall, TrainingFacts, enclosing_blocks
 from nnlint.facts import FileFacts
 from nnlint.rules._dropout import expression_text
 from nnlint.semantic import CallSite, Loop
@@ -80,3 +80,29 @@ class Dominance:
     def encloses(self, a: LoopCall, b: LoopCall) -> bool:
         innermost = self.blocks(a)[-1]
         return any(block is innermost for block in self.blocks(b))
+
+
+# Keras activations of hidden layers (an output layer is linear, sigmoid or softmax).
+HIDDEN_ACTIVATIONS = frozenset(
+    {
+        "relu",
+        "relu6",
+        "elu",
+        "selu",
+        "gelu",
+        "swish",
+        "silu",
+        "tanh",
+        "leaky_relu",
+        "softplus",
+        "mish",
+    }
+)
+
+
+def init_target(init: InitSite) -> str:
+    """``m.weight``, ``kernel_initializer="zeros"``: what an init finding names."""
+    if isinstance(init.node, cst.Call) and init.node is init.call.node:
+        return call_summary(init.node)
+    key = "kernel_initializer" if init.parameter == "weight" else "bias_initializer"
+    return f"{key}={' '.join(expression_text(init.node).split())}"
