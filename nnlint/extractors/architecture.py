@@ -1,6 +1,22 @@
 """The architecture family: for each model a file defines, the ordered path of layers it builds.
 
-Filled in by the architecture model (work in progress); the data model below is stable.
+Sources understood (no code is imported or run; ``model_interpreter`` evaluates the code that
+builds models over abstract values):
+
+- PyTorch: ``nn.Sequential(...)`` with positional layers, an ``OrderedDict`` or ``*layers`` (a
+  list built in the same function by appends, ``+=``, ``extend``, comprehensions, loops over
+  ``range(N)`` or over a list of sizes), ``nn.ModuleList``/``ModuleDict`` applied in a
+  ``forward`` loop, ``nn.Module`` subclasses whose ``__init__`` assigns layers and whose
+  ``forward`` applies them (activations as modules, functions, tensor methods, or classes passed
+  as arguments or defaults), helper functions and methods of the same file that return blocks,
+  and instances of the file's own module classes inside others.
+- Keras / tf.keras: ``Sequential([...])``, ``model.add(...)`` chains, the functional API
+  (``x = Dense(64, activation="sigmoid")(x)`` through ``keras.Model(inputs, outputs)``),
+  ``activation=`` strings and callables, ``Activation("tanh")`` layers, and ``Layer``/``Model``
+  subclasses with ``call``.
+
+Whatever comes from outside the file or from a value the code cannot know (a config, a numeric
+parameter without a literal argument) is opaque or uncertain, and rules stay quiet on it.
 """
 
 from __future__ import annotations
@@ -11,6 +27,21 @@ from typing import Literal
 import libcst as cst
 
 from nnlint.extractors import Extractor, register_extractor
+from nnlint.extractors.layers import KERAS_INPUT, KERAS_MODEL, SEQUENTIAL
+from nnlint.extractors.model_interpreter import (
+    BudgetExceeded,
+    Frame,
+    Instance,
+    LocalFunction,
+    ModelInterpreter,
+    SeqModule,
+    Tensor,
+    iter_paths,
+)
+from nnlint.extractors.model_interpreter import _Return as _ReturnLike
+from nnlint.extractors.model_interpreter import _Stop as _StopLike
+from nnlint.facts import FileFacts
+from nnlint.semantic import CallSite, Scope
 
 LayerKind = Literal[
     "weight",  # Linear, Conv*, Dense, Conv*D, Embedding, ...
@@ -39,6 +70,19 @@ class Layer:
     activation: str | None = None
     # Weight layers: the number of output units/channels when it is a literal.
     units: int | None = None
+    # Where the layer is applied (``self.fc1(x)`` in ``forward``), when that is not ``node``.
+    site: cst.CSTNode | None = None
+    # Weight layers wrapped by ``spectral_norm``/``weight_norm``: normalized weights.
+    normalized: bool = False
+
+    @property
+    def report_node(self) -> cst.CSTNode:
+        """Where a finding about this layer points: its application, or its construction."""
+        return self.site if self.site is not None else self.node
+
+    @property
+    def is_embedding(self) -> bool:
+        return self.name.endswith((".Embedding", ".EmbeddingBag"))
 
 
 @dataclass(frozen=True)
@@ -66,9 +110,135 @@ class ModelPath:
         return None
 
 
+def make_layer(
+    kind: str,
+    name: str,
+    node: cst.CSTNode,
+    activation: str | None = None,
+    units: int | None = None,
+) -> Layer:
+    return Layer(kind, name, node, activation, units)  # type: ignore[arg-type]
+
+
+_BUILDERS = SEQUENTIAL | KERAS_MODEL | KERAS_INPUT
+
+
 @register_extractor
 class ArchitectureExtractor(Extractor):
     family = "architecture"
+    # Calls that build a model outside a module class: the functions holding them are run.
+    qualnames = _BUILDERS
+    method_names = frozenset({"add"})
+
+    def __init__(self, facts: FileFacts) -> None:
+        super().__init__(facts)
+        self._root_scopes: dict[int, Scope] = {}
+
+    def on_call(self, site: CallSite) -> None:
+        if site.qualname not in _BUILDERS and site.method_name == "add":
+            if not _may_be_keras_add(site):
+                return
+        scope = site.scope
+        # The outermost function (or the module) holding the call is where the model is built.
+        while scope.parent is not None and scope.parent.kind == "function":
+            scope = scope.parent
+        if scope.kind == "function" and scope.enclosing_class is not None:
+            return  # methods run as part of their class
+        self._root_scopes.setdefault(id(scope), scope)
 
     def finish(self) -> list[ModelPath]:
-        return []
+        facts = self.facts
+        model_classes = [c for c in facts.classes if _framework(c) is not None]
+        if not model_classes and not self._root_scopes:
+            return []
+        # Module-level code builds models too (`features = make_layers(CFG)`).
+        self._root_scopes.setdefault(id(facts.module_scope), facts.module_scope)
+        interpreter = ModelInterpreter(
+            facts.module_scope, facts.aliases, facts.module_binding_counts, make_layer, _framework
+        )
+        paths: list[ModelPath] = []
+        try:
+            for cls in model_classes:
+                if cls.parent is None or cls.parent.kind != "module":
+                    continue
+                paths.extend(self._class_paths(interpreter, cls))
+            for scope in self._root_scopes.values():
+                self._run_root(interpreter, scope)
+            for instance in list(interpreter.instances):
+                if instance.explicit_args:
+                    paths.extend(self._instance_paths(interpreter, instance))
+        except BudgetExceeded:
+            pass
+        for key, seq in interpreter.sequentials.items():
+            if key in interpreter.owned_sequentials:
+                continue
+            try:
+                tensor = interpreter.apply(seq, interpreter.fresh_tensor(), seq.origin)
+            except BudgetExceeded:
+                break
+            for out in iter_paths(tensor):
+                paths.append(_path(_seq_name(seq), seq.framework, seq.origin, out))
+        for node, outputs in interpreter.keras_models:
+            for out in iter_paths(outputs):
+                paths.append(_path("keras.Model", "keras", node, out))
+        return paths
+
+    def _class_paths(self, interpreter: ModelInterpreter, cls: Scope) -> list[ModelPath]:
+        instance = interpreter.instantiate_with_defaults(cls)
+        if not isinstance(instance, Instance):
+            return []
+        return self._instance_paths(interpreter, instance)
+
+    def _instance_paths(self, interpreter: ModelInterpreter, instance: Instance) -> list[ModelPath]:
+        if not (instance.cls.method("forward") or instance.cls.method("call")):
+            # `forward` may come from a same-file base class; `apply` finds it.
+            pass
+        out = interpreter.apply(instance, interpreter.fresh_tensor(), instance.cls.node)
+        return [
+            _path(instance.cls.name, instance.framework, instance.cls.node, tensor)  # type: ignore[arg-type]
+            for tensor in iter_paths(out)
+        ]
+
+    def _run_root(self, interpreter: ModelInterpreter, scope: Scope) -> None:
+        if scope.kind == "module":
+            statements = [
+                s
+                for s in scope.node.body  # type: ignore[attr-defined]
+                if not isinstance(s, (cst.FunctionDef, cst.ClassDef))
+            ]
+            frame = Frame({}, scope)
+            try:
+                interpreter.exec_block(statements, frame)
+            except (_ReturnLike, _StopLike):
+                pass
+            return
+        function = LocalFunction(scope.node, scope)  # type: ignore[arg-type]
+        interpreter.run_function(function, [], {})
+
+
+def _may_be_keras_add(site: CallSite) -> bool:
+    """``model.add(layer)``: one positional argument, a receiver that is a name or attribute."""
+    return len(site.node.args) == 1 and site.receiver is not None
+
+
+def _framework(cls: Scope) -> str | None:
+    if cls.is_nn_module:
+        return "torch"
+    if cls.is_keras_layer:
+        return "keras"
+    return None
+
+
+def _seq_name(seq: SeqModule) -> str:
+    return "keras.Sequential" if seq.framework == "keras" else "nn.Sequential"
+
+
+def _path(model: str, framework: str, node: cst.CSTNode, tensor: Tensor) -> ModelPath:
+    return ModelPath(
+        model=model,
+        framework=framework,  # type: ignore[arg-type]
+        node=node,
+        layers=tensor.path,
+        residual=tensor.residual,
+        certain=tensor.certain,
+    )

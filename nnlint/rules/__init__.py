@@ -13,6 +13,8 @@ from nnlint.rules.base import Rule, RuleMeta
 RULE_MODULES: tuple[str, ...] = (
     "nn001_syntax_error",
     "nn002_internal_error",
+    "nn101_sigmoid_stack",
+    "nn201_deep_stack_without_normalization",
     "nn202_init_scale_too_large",
     "nn301_learning_rate_too_high",
     "nn302_negative_bias_before_relu",
