@@ -12,6 +12,7 @@ from typing import Literal
 import libcst as cst
 
 from nnlint.extractors import Extractor, register_extractor
+from nnlint.extractors.architecture import ModelPath
 from nnlint.facts import FileFacts, Number, number_literal
 from nnlint.imports import dotted_parts
 from nnlint.semantic import (
@@ -837,7 +838,8 @@ class TrainingExtractor(Extractor):
                 if layer.activation is None:
                     return None, None
                 units = layer.units if layer.kind == "weight" else None
-                producer = Producer(layer.activation, layer.node, via="model", model=path.model)
+                name = _model_name(path, receiver)
+                producer = Producer(layer.activation, layer.node, via="model", model=name)
                 return producer, units
         return None, None
 
@@ -877,7 +879,7 @@ class TrainingExtractor(Extractor):
             for layer in reversed(path.layers)
             if layer.kind in ("weight", "activation") and layer.activation == output
         )
-        return Producer(output, last.node, None, "model", path.model)
+        return Producer(output, last.node, None, "model", _model_name(path, expr.func))
 
     def _activation_call(self, call: cst.Call) -> tuple[str | None, cst.BaseExpression | None]:
         """``F.softmax(x)`` -> ("softmax", x); ``x.sigmoid()`` -> ("sigmoid", x);
@@ -907,7 +909,7 @@ class TrainingExtractor(Extractor):
                 return parts[-1], receiver
         return None, None
 
-    def model_path_of(self, expr: cst.BaseExpression, context: Context):  # type: ignore[no-untyped-def]
+    def model_path_of(self, expr: cst.BaseExpression, context: Context) -> ModelPath | None:
         """The architecture ``ModelPath`` that ``expr`` (a model object) is, when the model is
         defined in this file: ``model`` bound to ``Net()`` or ``nn.Sequential(...)``,
         ``self.net`` assigned so in ``__init__``."""
@@ -1104,6 +1106,14 @@ def _activation_name(node: cst.BaseExpression | None) -> str | None:
         return text.lower()
     parts = dotted_parts(node)
     return parts[-1].lower() if parts else None
+
+
+def _model_name(path: ModelPath, written: cst.BaseExpression) -> str:
+    """A class's name, or the model object as the code writes it (``model``, ``self.net``)."""
+    if isinstance(path.node, cst.ClassDef):
+        return path.model
+    parts = dotted_parts(written)
+    return ".".join(parts) if parts else path.model
 
 
 def _strip_pass_through(expr: cst.BaseExpression) -> cst.BaseExpression:

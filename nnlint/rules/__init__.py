@@ -14,6 +14,7 @@ RULE_MODULES: tuple[str, ...] = (
     "nn001_syntax_error",
     "nn002_internal_error",
     "nn101_sigmoid_stack",
+    "nn102_collapsing_linear_layers",
     "nn201_deep_stack_without_normalization",
     "nn202_init_scale_too_large",
     "nn301_learning_rate_too_high",
@@ -25,6 +26,7 @@ RULE_MODULES: tuple[str, ...] = (
     "nn404_functional_dropout_ignores_training",
     "nn501_probabilities_to_logits_loss",
     "nn502_sigmoid_before_bce_loss",
+    "nn503_output_cannot_learn_loss",
     "nn504_missing_zero_grad",
     "nn505_misplaced_gradient_clipping",
 )

@@ -1,0 +1,182 @@
+"""NN503: an output layer that cannot learn what its loss asks for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from nnlint.catalog import LOSS_OUTPUT_MISMATCH
+from nnlint.extractors.architecture import ModelPath
+from nnlint.facts import FileFacts
+from nnlint.findings import Severity
+from nnlint.rules._training import callee_text, training_facts
+from nnlint.rules.base import Invalid, Rule, Violation
+
+_SINGLE_UNIT = (
+    "a softmax over a single unit always outputs 1.0, so the model cannot learn anything and "
+    "passes no gradient; use a sigmoid for one output, or one unit per class"
+)
+
+
+class OutputCannotLearnLoss(Rule):
+    """
+    ## What it does
+    Flags an output layer that cannot express what its loss asks for:
+
+    - a softmax over a single unit: Keras `Dense(1, activation="softmax")` anywhere, and in a
+      PyTorch model of the file a `Linear(..., 1)` followed by a softmax;
+    - a ReLU output trained with a cross-entropy loss (`nn.CrossEntropyLoss`, `BCELoss`,
+      `BCEWithLogitsLoss`, `F.cross_entropy`... on the output of a model of the same file whose
+      last layer is a ReLU; Keras `compile` of such a model with a cross-entropy loss);
+    - a Keras multi-class softmax output (more than one unit) compiled with
+      `binary_crossentropy`.
+
+    ## Why is this bad?
+    A softmax normalises over its units: over one unit it is the constant 1.0, whatever the
+    input, and its gradient is 0. A ReLU output cannot be negative, so as logits it can never
+    push a class's probability below the others' baseline, and units that go negative stop
+    learning (dead ReLUs at the output). Binary cross-entropy on a softmax treats each class as
+    an independent yes/no while the softmax ties them together; Keras then also reports a
+    misleading "accuracy" (binary accuracy over all units).
+
+    ## Example
+    ```python
+    model = keras.Sequential([
+        layers.Dense(64, activation="relu"),
+        layers.Dense(1, activation="softmax"),
+    ])
+    ```
+
+    ## Use instead
+    ```python
+    model = keras.Sequential([
+        layers.Dense(64, activation="relu"),
+        layers.Dense(1, activation="sigmoid"),
+    ])
+    ```
+    """
+
+    code = "NN503"
+    name = "output-cannot-learn-loss"
+    MESSAGE = (
+        "Output layer cannot learn what the loss asks for (softmax over one unit, ReLU logits)"
+    )
+    severity = Severity.ERROR
+    failure_mode = LOSS_OUTPUT_MISMATCH
+    triggers = (b"oftmax", b"rossEntropy", b"ross_entropy", b"rossentropy")
+
+    VALID = [
+        "from tensorflow import keras\nout = keras.layers.Dense(1, activation='sigmoid')\n",
+        "from tensorflow import keras\nout = keras.layers.Dense(10, activation='softmax')\n",
+        "from tensorflow import keras\nmodel = keras.Sequential([\n"
+        "    keras.layers.Dense(8, activation='relu'),\n"
+        "    keras.layers.Dense(3, activation='softmax'),\n])\n"
+        "model.compile(loss='categorical_crossentropy', optimizer='adam')\n",
+        # ReLU hidden layers, linear output.
+        "import torch.nn as nn\nnet = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))\n"
+        "loss = nn.CrossEntropyLoss()(net(x), y)\n",
+        # ReLU output for regression.
+        "import torch.nn as nn\nnet = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1),"
+        " nn.ReLU())\nloss = nn.MSELoss()(net(x), y)\n",
+    ]
+    INVALID = [
+        Invalid(
+            "from tensorflow.keras import layers\nout = layers.Dense(1, activation='softmax')\n",
+            line=2,
+        ),
+        Invalid(
+            "import torch.nn as nn\n"
+            "net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1), nn.Softmax(dim=1))\n",
+            line=2,
+        ),
+        Invalid(
+            "import torch.nn as nn\n"
+            "net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3), nn.ReLU())\n"
+            "criterion = nn.CrossEntropyLoss()\nloss = criterion(net(x), y)\n",
+            line=4,
+        ),
+        Invalid(
+            "from tensorflow import keras\nmodel = keras.Sequential([\n"
+            "    keras.layers.Dense(8, activation='relu'),\n"
+            "    keras.layers.Dense(3, activation='softmax'),\n])\n"
+            "model.compile(loss='binary_crossentropy', optimizer='adam')\n",
+            line=6,
+        ),
+        Invalid(
+            "from tensorflow import keras\nmodel = keras.Sequential()\n"
+            "model.add(keras.layers.Dense(8))\n"
+            "model.add(keras.layers.Dense(3, activation='relu'))\n"
+            "model.compile('adam', keras.losses.CategoricalCrossentropy(from_logits=True))\n",
+            line=5,
+        ),
+    ]
+
+    def check(self, facts: FileFacts) -> Iterator[Violation]:
+        training = training_facts(facts)
+        for site in training.single_unit_softmax:
+            yield Violation(
+                site.node, f"`{callee_text(site)}(1, activation='softmax')`: {_SINGLE_UNIT}"
+            )
+        for path in facts.families.get("architecture") or []:
+            if path.framework == "torch":
+                node = _single_unit_softmax(path)
+                if node is not None:
+                    yield Violation(
+                        node,
+                        f"`{path.model}` ends in a layer with one output and a softmax: "
+                        + _SINGLE_UNIT,
+                    )
+        for application in training.losses:
+            producer = application.producer
+            if producer is None or producer.via != "model" or producer.activation != "relu":
+                continue
+            if application.construction.expects_error:
+                continue
+            yield Violation(
+                application.prediction or application.call,
+                f"`{callee_text(application.construction)}` is trained on the output of "
+                f"`{producer.model}`, whose last layer is a ReLU: logits can never be negative "
+                "and output units that go negative stop learning; remove the final ReLU",
+            )
+        for compiled in training.compiles:
+            output = compiled.output
+            if output is None:
+                continue
+            if output.activation == "relu":
+                yield Violation(
+                    compiled.loss_node,
+                    f"`{compiled.loss_name}` on `{output.model}`, whose last layer is a ReLU: "
+                    "the loss needs probabilities or logits of any sign; use a softmax/sigmoid "
+                    "output (or a linear one with from_logits=True)",
+                )
+            elif (
+                output.activation == "softmax"
+                and compiled.loss_name == "binary_crossentropy"
+                and (compiled.output_units is None or compiled.output_units > 1)
+            ):
+                yield Violation(
+                    compiled.loss_node,
+                    f"`binary_crossentropy` on the multi-class softmax output of `{output.model}`: "
+                    "it scores each class as an independent yes/no while the softmax ties them "
+                    "(and Keras reports a misleading accuracy); use categorical_crossentropy, or "
+                    "sigmoid outputs for multi-label targets",
+                )
+
+
+def _single_unit_softmax(path: ModelPath) -> cst.CSTNode | None:
+    """The softmax right after a weight layer with one output unit, if the path has one."""
+    previous = None
+    for layer in path.layers:
+        if layer.kind in ("dropout", "reshape"):
+            continue
+        if (
+            layer.kind == "activation"
+            and layer.activation == "softmax"
+            and previous is not None
+            and previous.kind == "weight"
+            and previous.units == 1
+        ):
+            return layer.report_node
+        previous = layer
+    return None
