@@ -12,7 +12,7 @@ from typing import Literal
 import libcst as cst
 
 from nnlint.extractors import Extractor, register_extractor
-from nnlint.extractors.architecture import ModelPath
+from nnlint.extractors.architecture import Layer, ModelPath
 from nnlint.facts import FileFacts, Number, number_literal
 from nnlint.imports import dotted_parts
 from nnlint.semantic import (
@@ -830,18 +830,26 @@ class TrainingExtractor(Extractor):
         receiver = site.receiver
         if receiver is None:
             return None, None
-        path = self.model_path_of(receiver, site.context)
-        if path is None or path.framework != "keras":
+        return self.model_output(receiver, site.context, framework="keras")
+
+    def model_output(
+        self, model: cst.BaseExpression, context: Context, *, framework: str | None = None
+    ) -> tuple[Producer | None, int | None]:
+        """The activation every path of ``model`` (a model object of this file) ends with, and
+        the units of its last weight layer; None when the paths disagree or end in something
+        nnlint cannot see through."""
+        paths = self.model_paths_of(model, context)
+        if not paths or (framework is not None and paths[0].framework != framework):
             return None, None
-        for layer in reversed(path.layers):
-            if layer.kind in ("weight", "activation"):
-                if layer.activation is None:
-                    return None, None
-                units = layer.units if layer.kind == "weight" else None
-                name = _model_name(path, receiver)
-                producer = Producer(layer.activation, layer.node, via="model", model=name)
-                return producer, units
-        return None, None
+        outputs = {_output_layer(path) for path in paths}
+        if len(outputs) != 1:
+            return None, None
+        found = outputs.pop()
+        if found is None:
+            return None, None
+        layer, activation, units = found
+        name = _model_name(paths[0], model)
+        return Producer(activation, layer.report_node, None, "model", name), units
 
     # -- value flow -------------------------------------------------------------------------
 
@@ -868,18 +876,7 @@ class TrainingExtractor(Extractor):
         activation, inner = self._activation_call(expr)
         if activation is not None:
             return Producer(activation, expr, inner, "inline")
-        path = self.model_path_of(expr.func, context)
-        if path is None or not path.certain:
-            return None
-        output = path.output_activation
-        if output is None:
-            return None
-        last = next(
-            layer
-            for layer in reversed(path.layers)
-            if layer.kind in ("weight", "activation") and layer.activation == output
-        )
-        return Producer(output, last.node, None, "model", _model_name(path, expr.func))
+        return self.model_output(expr.func, context)[0]
 
     def _activation_call(self, call: cst.Call) -> tuple[str | None, cst.BaseExpression | None]:
         """``F.softmax(x)`` -> ("softmax", x); ``x.sigmoid()`` -> ("sigmoid", x);
@@ -909,40 +906,39 @@ class TrainingExtractor(Extractor):
                 return parts[-1], receiver
         return None, None
 
-    def model_path_of(self, expr: cst.BaseExpression, context: Context) -> ModelPath | None:
-        """The architecture ``ModelPath`` that ``expr`` (a model object) is, when the model is
-        defined in this file: ``model`` bound to ``Net()`` or ``nn.Sequential(...)``,
-        ``self.net`` assigned so in ``__init__``."""
+    def model_paths_of(self, expr: cst.BaseExpression, context: Context) -> list[ModelPath]:
+        """The architecture paths of the model ``expr`` is, when the model is defined in this
+        file: ``model`` bound to ``Net()`` or ``nn.Sequential(...)``, ``self.net`` assigned so
+        in ``__init__``, ``self`` in a model's own method."""
         paths = self.facts.families.get("architecture") or []
         if not paths:
-            return None
+            return []
         value: cst.BaseExpression | None = expr
         for _ in range(4):
             value = _strip_model_wrappers(value, self.facts) if value is not None else None
             if value is None:
-                return None
-            for path in paths:
-                if path.node is value:
-                    return path
+                return []
+            found = [path for path in paths if path.node is value]
+            if found:
+                return found
             if isinstance(value, cst.Call):
                 parts = dotted_parts(value.func)
-                if parts is not None and len(parts) == 1:
-                    for path in paths:
-                        if path.model == parts[0] and isinstance(path.node, cst.ClassDef):
-                            return path
-                return None
+                if parts is None or len(parts) != 1:
+                    return []
+                return [
+                    path
+                    for path in paths
+                    if path.model == parts[0] and isinstance(path.node, cst.ClassDef)
+                ]
             if isinstance(value, cst.Name):
                 cls = context.scope.enclosing_class
                 if value.value == context.scope.first_param and cls is not None:
                     # ``self(x)`` in ``training_step``: the model is the class itself.
-                    for path in paths:
-                        if path.node is cls.node:
-                            return path
-                    return None
-                found = _reaching_assignment(context.scope, value.value, context)
-                if found is None:
-                    return None
-                value, context = found[1].value, found[1].context
+                    return [path for path in paths if path.node is cls.node]
+                reaching = _reaching_assignment(context.scope, value.value, context)
+                if reaching is None:
+                    return []
+                value, context = reaching[1].value, reaching[1].context
                 continue
             parts = dotted_parts(value)
             scope = context.scope
@@ -950,11 +946,11 @@ class TrainingExtractor(Extractor):
                 cls = scope.enclosing_class
                 values = cls.attributes.get(parts[1], []) if cls is not None else []
                 if len(values) != 1:
-                    return None
+                    return []
                 value, context = values[0].value, values[0].context
                 continue
-            return None
-        return None
+            return []
+        return []
 
     def _index(self) -> _CallIndex:
         if self._calls_index is None:
@@ -1106,6 +1102,27 @@ def _activation_name(node: cst.BaseExpression | None) -> str | None:
         return text.lower()
     parts = dotted_parts(node)
     return parts[-1].lower() if parts else None
+
+
+def _output_layer(path: ModelPath) -> tuple[Layer, str, int | None] | None:
+    """The layer that gives ``path`` its output activation, that activation, and the units of
+    the last weight layer; None when the path ends linear or in something opaque."""
+    units = None
+    found: tuple[Layer, str] | None = None
+    for layer in reversed(path.layers):
+        if layer.kind in ("dropout", "reshape"):
+            continue
+        if found is None:
+            if layer.kind == "activation" and layer.activation is not None:
+                found = (layer, layer.activation)
+                continue
+            if layer.kind == "weight" and layer.activation is not None:
+                return layer, layer.activation, layer.units
+            return None
+        if layer.kind == "weight":
+            units = layer.units
+        break
+    return (found[0], found[1], units) if found is not None else None
 
 
 def _model_name(path: ModelPath, written: cst.BaseExpression) -> str:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 import libcst as cst
 
-from nnlint.extractors.training import InitSite, LoopCall, TrainingFacts, enclosing_blocks
+from nnlint.extractors.training import (
+    InitSite,
+    LoopCall,
+    LossApplication,
+    TrainingFacts,
+    enclosing_blocks,
+)
 from nnlint.facts import FileFacts
 from nnlint.rules._dropout import expression_text
 from nnlint.semantic import CallSite, Loop
@@ -106,3 +114,18 @@ def init_target(init: InitSite) -> str:
         return call_summary(init.node)
     key = "kernel_initializer" if init.parameter == "weight" else "bias_initializer"
     return f"{key}={' '.join(expression_text(init.node).split())}"
+
+
+def once_per_model(applications: Iterable[LossApplication]) -> Iterator[LossApplication]:
+    """Loss applications, keeping only the first of those that pair the same loss object with
+    the output of the same model (a GAN applies its loss to the discriminator three times; the
+    fix is in one place)."""
+    seen: set[tuple[int, str]] = set()
+    for application in applications:
+        producer = application.producer
+        if producer is not None and producer.via == "model" and producer.model is not None:
+            key = (id(application.construction.node), producer.model)
+            if key in seen:
+                continue
+            seen.add(key)
+        yield application

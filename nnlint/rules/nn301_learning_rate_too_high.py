@@ -20,14 +20,17 @@ class LearningRateTooHigh(Rule):
     ## What it does
     Flags an optimizer constructed with a learning rate nnlint can read (a literal, a module
     constant, or a local assigned once from a literal in the same function) at or above a
-    threshold for its family: 1.0 for SGD (`torch.optim.SGD`/`ASGD`, Keras `SGD`, TF1
+    threshold for its family: 2.0 for SGD (`torch.optim.SGD`/`ASGD`, Keras `SGD`, TF1
     `GradientDescentOptimizer`/`MomentumOptimizer`) and 0.1 for adaptive optimizers (`Adam`,
     `AdamW`, `RMSprop`, `Adagrad`, `NAdam`/`Nadam`, `RAdam`, `Adamax`, `SparseAdam`, `Lion`,
     and TF1's `AdamOptimizer`, `RMSPropOptimizer`, `AdagradOptimizer`). PyTorch takes it as
     `lr` (second positional), Keras as `learning_rate` (first positional; the old `lr=` too).
 
-    Adadelta and LBFGS, whose usual learning rate is 1.0, are not checked. Learning rates that
-    come from the command line, a config or a schedule are not literals and are not flagged,
+    SGD at exactly 1.0 is left alone by default: on shallow and convex models (logistic
+    regression, word2vec's sparse embedding updates, a two-layer toy net) it is a common and
+    working choice. Adadelta and LBFGS, whose usual learning rate is 1.0, are not checked.
+    Learning rates that come from the command line, a config or a schedule are not literals
+    and are not flagged,
     and neither are optimizers built inside `test*` functions (tests use large steps on
     purpose).
 
@@ -53,7 +56,8 @@ class LearningRateTooHigh(Rule):
     ```
 
     ## Options
-    - `sgd-threshold` (default 1.0): the smallest SGD learning rate flagged.
+    - `sgd-threshold` (default 2.0): the smallest SGD learning rate flagged (1.0 flags
+      `SGD(lr=1.0)` too).
     - `adaptive-threshold` (default 0.1): the smallest learning rate flagged for adaptive
       optimizers.
 
@@ -71,7 +75,7 @@ class LearningRateTooHigh(Rule):
     )
     severity = Severity.WARNING
     failure_mode = EXPLODING_GRADIENTS
-    options = {"sgd-threshold": 1.0, "adaptive-threshold": 0.1}
+    options = {"sgd-threshold": 2.0, "adaptive-threshold": 0.1}
     triggers = (b"optim", b"Optimizer")
 
     VALID = [
@@ -94,8 +98,10 @@ class LearningRateTooHigh(Rule):
         # Tests take large steps on purpose.
         "import torch\n\ndef test_step_moves_weights():\n"
         "    opt = torch.optim.SGD(model.parameters(), lr=10.0)\n",
-        # TF1's classic softmax-regression tutorial: SGD at 0.5 is fine.
+        # TF1's classic softmax-regression tutorial: SGD at 0.5 is fine, and so is word2vec's 1.0.
         "import tensorflow as tf\ntrain = tf.train.GradientDescentOptimizer(0.5).minimize(loss)\n",
+        "import tensorflow as tf\nLEARNING_RATE = 1.0\n"
+        "opt = tf.train.GradientDescentOptimizer(LEARNING_RATE).minimize(loss)\n",
         Valid(
             "import torch\nopt = torch.optim.Adam(model.parameters(), lr=0.2)\n",
             options={"adaptive-threshold": 0.3},
@@ -126,6 +132,10 @@ class LearningRateTooHigh(Rule):
         Invalid(
             "import torch\nopt = torch.optim.Adam(model.parameters(), lr=0.05)\n",
             options={"adaptive-threshold": 0.05},
+        ),
+        Invalid(
+            "import torch\nopt = torch.optim.SGD(model.parameters(), lr=1.0)\n",
+            options={"sgd-threshold": 1.0},
         ),
     ]
 

@@ -8,7 +8,7 @@ from nnlint.catalog import LOSS_OUTPUT_MISMATCH
 from nnlint.extractors.training import LossApplication, Producer
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
-from nnlint.rules._training import call_summary, callee_text, training_facts
+from nnlint.rules._training import call_summary, callee_text, once_per_model, training_facts
 from nnlint.rules.base import Invalid, Rule, Violation
 
 _TORCH_PAIRS = {
@@ -130,7 +130,7 @@ class ProbabilitiesToLogitsLoss(Rule):
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         training = training_facts(facts)
-        for application in training.losses:
+        for application in once_per_model(training.losses):
             producer = application.producer
             if producer is None or producer.activation not in ("softmax", "sigmoid"):
                 continue

@@ -10,7 +10,7 @@ from nnlint.catalog import NON_FINITE
 from nnlint.extractors.training import LossApplication
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
-from nnlint.rules._training import call_summary, callee_text, training_facts
+from nnlint.rules._training import call_summary, callee_text, once_per_model, training_facts
 from nnlint.rules.base import Fix, Invalid, Rule, Violation
 
 _FIX_TITLE = "Use the with-logits loss on the sigmoid's input"
@@ -112,7 +112,7 @@ class SigmoidBeforeBCELoss(Rule):
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:
-        for application in training_facts(facts).losses:
+        for application in once_per_model(training_facts(facts).losses):
             producer = application.producer
             spec = application.spec
             if spec.framework != "torch" or spec.expects != "probabilities":

@@ -10,7 +10,7 @@ from nnlint.catalog import LOSS_OUTPUT_MISMATCH
 from nnlint.extractors.architecture import ModelPath
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
-from nnlint.rules._training import callee_text, training_facts
+from nnlint.rules._training import callee_text, once_per_model, training_facts
 from nnlint.rules.base import Invalid, Rule, Violation
 
 _SINGLE_UNIT = (
@@ -127,7 +127,7 @@ class OutputCannotLearnLoss(Rule):
                         f"`{path.model}` ends in a layer with one output and a softmax: "
                         + _SINGLE_UNIT,
                     )
-        for application in training.losses:
+        for application in once_per_model(training.losses):
             producer = application.producer
             if producer is None or producer.via != "model" or producer.activation != "relu":
                 continue
