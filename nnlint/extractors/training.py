@@ -559,6 +559,8 @@ class TrainingExtractor(Extractor):
             )
             if name == "backward" and receiver is None:
                 return  # a function named backward, not autograd
+            if (site.qualname or "").startswith("torch.distributed.autograd."):
+                return  # RPC training: gradients live in a per-iteration context
             self._loop(site, "backward", amp=amp)
         elif name == "step":
             target = _optimizer_of_step(site)

@@ -120,11 +120,18 @@ def once_per_model(applications: Iterable[LossApplication]) -> Iterator[LossAppl
     """Loss applications, keeping only the first of those that pair the same loss object with
     the output of the same model (a GAN applies its loss to the discriminator three times; the
     fix is in one place)."""
-    seen: set[tuple[int, str]] = set()
+    seen: set[tuple[str, str]] = set()
     for application in applications:
         producer = application.producer
         if producer is not None and producer.via == "model" and producer.model is not None:
-            key = (id(application.construction.node), producer.model)
+            construction = application.construction
+            # A loss module by its construction; a functional loss by its name.
+            loss = (
+                str(id(construction.node))
+                if application.spec.kind == "module"
+                else application.spec.qualname
+            )
+            key = (loss, producer.model)
             if key in seen:
                 continue
             seen.add(key)

@@ -21,9 +21,10 @@ class CollapsingLinearLayers(Rule):
     ## What it does
     Flags two fully connected layers (`nn.Linear`, Keras `Dense` without `activation=`) applied
     one after the other in a model of the file with nothing but dropout or a reshape between
-    them, where the path goes on through a nonlinearity afterwards (a hidden path, not the
-    final projection), the first layer is at least as wide as the second (a narrow-then-wide
-    pair is a low-rank factorisation, written on purpose) and both widths are literals.
+    them, where the second layer is a hidden one (a nonlinearity and another weight layer
+    follow it; a final projection before the loss is left alone), the first layer is at least
+    as wide as the second (a narrow-then-wide pair is a low-rank factorisation, written on
+    purpose) and both widths are literals.
 
     ## Why is this bad?
     `Linear(a, b)` followed by `Linear(b, c)` computes `W2 (W1 x + b1) + b2`, a single linear
@@ -63,9 +64,12 @@ class CollapsingLinearLayers(Rule):
     VALID = [
         "import torch.nn as nn\n"
         "net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 8), nn.ReLU())\n",
-        # A final projection after the last hidden layer.
+        # A final projection after the last hidden layer, even with an output activation.
         "import torch.nn as nn\n"
         "net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 8), nn.Linear(8, 2))\n",
+        "from tensorflow import keras\nmodel = keras.Sequential([\n"
+        "    keras.layers.Dense(25, activation='relu'),\n    keras.layers.Dense(10),\n"
+        "    keras.layers.Dense(1, activation='sigmoid'),\n])\n",
         # A low-rank factorisation (narrow, then wide).
         "import torch.nn as nn\n"
         "net = nn.Sequential(\n"
@@ -131,10 +135,21 @@ def _collapsing_pairs(path: ModelPath) -> Iterator[tuple[Layer, Layer]]:
         second = layers[following]
         if first.units is None or second.units is None or first.units < second.units:
             continue
-        rest = layers[following:] if second.activation is not None else layers[following + 1 :]
-        if second.activation is None and not any(layer.kind == "activation" for layer in rest):
+        if not _hidden(layers, following):
             continue  # a final projection: the loss (or the caller) comes next
         yield first, second
+
+
+def _hidden(layers: tuple[Layer, ...], index: int) -> bool:
+    """Whether the weight layer at ``index`` is a hidden layer: a nonlinearity (its own or the
+    next activation) and then another weight layer follow it."""
+    activated = layers[index].activation is not None
+    for layer in layers[index + 1 :]:
+        if layer.kind == "weight":
+            return activated
+        if layer.kind == "activation":
+            activated = True
+    return False
 
 
 def _plain_dense(layer: Layer) -> bool:

@@ -8,10 +8,12 @@ import libcst as cst
 
 from nnlint.catalog import LOSS_OUTPUT_MISMATCH
 from nnlint.extractors.architecture import ModelPath
-from nnlint.facts import FileFacts
+from nnlint.facts import FileFacts, number_literal
 from nnlint.findings import Severity
+from nnlint.imports import dotted_parts
 from nnlint.rules._training import callee_text, once_per_model, training_facts
 from nnlint.rules.base import Invalid, Rule, Violation
+from nnlint.semantic import Signature, bind_arguments
 
 _SINGLE_UNIT = (
     "a softmax over a single unit always outputs 1.0, so the model cannot learn anything and "
@@ -25,7 +27,8 @@ class OutputCannotLearnLoss(Rule):
     Flags an output layer that cannot express what its loss asks for:
 
     - a softmax over a single unit: Keras `Dense(1, activation="softmax")` anywhere, and in a
-      PyTorch model of the file a `Linear(..., 1)` followed by a softmax;
+      PyTorch model of the file a `Linear(..., 1)` followed directly by a softmax over the last
+      axis (`dim=-1`; attention scores `Linear(d, 1)` with a softmax over the sequence are fine);
     - a ReLU output trained with a cross-entropy loss (`nn.CrossEntropyLoss`, `BCELoss`,
       `BCEWithLogitsLoss`, `F.cross_entropy`... on the output of a model of the same file whose
       last layer is a ReLU; Keras `compile` of such a model with a cross-entropy loss);
@@ -68,6 +71,11 @@ class OutputCannotLearnLoss(Rule):
 
     VALID = [
         "from tensorflow import keras\nout = keras.layers.Dense(1, activation='sigmoid')\n",
+        # Additive attention: one score per position, softmax over the sequence.
+        "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass Attention(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.v = nn.Linear(8, 1)\n\n"
+        "    def forward(self, energy):\n"
+        "        return F.softmax(self.v(energy).squeeze(2), dim=1)\n",
         "from tensorflow import keras\nout = keras.layers.Dense(10, activation='softmax')\n",
         "from tensorflow import keras\nmodel = keras.Sequential([\n"
         "    keras.layers.Dense(8, activation='relu'),\n"
@@ -86,9 +94,9 @@ class OutputCannotLearnLoss(Rule):
             line=2,
         ),
         Invalid(
-            "import torch.nn as nn\n"
-            "net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1), nn.Softmax(dim=1))\n",
-            line=2,
+            "import torch.nn as nn\nnet = nn.Sequential(\n"
+            "    nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1), nn.Softmax(dim=-1)\n)\n",
+            line=3,
         ),
         Invalid(
             "import torch.nn as nn\n"
@@ -118,10 +126,12 @@ class OutputCannotLearnLoss(Rule):
             yield Violation(
                 site.node, f"`{callee_text(site)}(1, activation='softmax')`: {_SINGLE_UNIT}"
             )
+        reported: set[int] = set()
         for path in facts.families.get("architecture") or []:
             if path.framework == "torch":
-                node = _single_unit_softmax(path)
-                if node is not None:
+                node = _single_unit_softmax(path, facts)
+                if node is not None and id(node) not in reported:
+                    reported.add(id(node))
                     yield Violation(
                         node,
                         f"`{path.model}` ends in a layer with one output and a softmax: "
@@ -164,11 +174,13 @@ class OutputCannotLearnLoss(Rule):
                 )
 
 
-def _single_unit_softmax(path: ModelPath) -> cst.CSTNode | None:
-    """The softmax right after a weight layer with one output unit, if the path has one."""
+def _single_unit_softmax(path: ModelPath, facts: FileFacts) -> cst.CSTNode | None:
+    """A softmax over the last axis right after a weight layer with one output unit (only
+    dropout between them: a reshape may move the softmax to another axis, as attention does
+    with `Linear(d, 1)` then a softmax over the sequence)."""
     previous = None
     for layer in path.layers:
-        if layer.kind in ("dropout", "reshape"):
+        if layer.kind == "dropout":
             continue
         if (
             layer.kind == "activation"
@@ -176,7 +188,21 @@ def _single_unit_softmax(path: ModelPath) -> cst.CSTNode | None:
             and previous is not None
             and previous.kind == "weight"
             and previous.units == 1
+            and _over_last_axis(layer.node, facts)
         ):
             return layer.report_node
         previous = layer
     return None
+
+
+def _over_last_axis(node: cst.CSTNode, facts: FileFacts) -> bool:
+    """``nn.Softmax(dim=-1)``, ``F.softmax(x, -1)``, ``x.softmax(-1)``: an explicit last axis
+    (a 2-D output's ``dim=1`` could as well be a sequence axis of a 3-D one)."""
+    if not isinstance(node, cst.Call):
+        return False
+    parts = dotted_parts(node.func)
+    qualname = facts.aliases.resolve(parts) if parts else None
+    functional = qualname in ("torch.softmax", "torch.nn.functional.softmax")
+    signature = Signature(("input", "dim") if functional else ("dim",))
+    dim = bind_arguments(node, signature).get("dim")
+    return dim is not None and number_literal(dim) == -1

@@ -110,6 +110,11 @@ class MissingZeroGrad(Rule):
         "        def closure():\n            optimizer.zero_grad()\n"
         "            loss = model(x).sum()\n            loss.backward()\n            return loss\n"
         "        optimizer.step(closure)\n",
+        # RPC training: distributed autograd keeps gradients per context.
+        "import torch.distributed.autograd as dist_autograd\n\ndef train(model, opt, loader):\n"
+        "    for x in loader:\n        with dist_autograd.context() as context_id:\n"
+        "            loss = model(x).sum()\n            dist_autograd.backward(context_id, [loss])\n"
+        "            opt.step(context_id)\n",
         # DeepSpeed's engine zeroes gradients in its own step.
         "import deepspeed\nimport torch\n\ndef train(engine, loader):\n    for x in loader:\n"
         "        loss = engine(x)\n        engine.backward(loss)\n        engine.step()\n",
