@@ -113,7 +113,8 @@ class MissingZeroGrad(Rule):
         # RPC training: distributed autograd keeps gradients per context.
         "import torch.distributed.autograd as dist_autograd\n\ndef train(model, opt, loader):\n"
         "    for x in loader:\n        with dist_autograd.context() as context_id:\n"
-        "            loss = model(x).sum()\n            dist_autograd.backward(context_id, [loss])\n"
+        "            loss = model(x).sum()\n"
+        "            dist_autograd.backward(context_id, [loss])\n"
         "            opt.step(context_id)\n",
         # DeepSpeed's engine zeroes gradients in its own step.
         "import deepspeed\nimport torch\n\ndef train(engine, loader):\n    for x in loader:\n"
