@@ -843,12 +843,12 @@ class TrainingExtractor(Extractor):
         paths = self.model_paths_of(model, context)
         if not paths or (framework is not None and paths[0].framework != framework):
             return None, None
-        outputs = {_output_layer(path) for path in paths}
-        if len(outputs) != 1:
+        outputs = [_output_layer(path) for path in paths]
+        # Every path (branches of `forward`) must end in the same activation.
+        if any(o is None for o in outputs) or len({o[1] for o in outputs if o}) != 1:
             return None, None
-        found = outputs.pop()
-        if found is None:
-            return None, None
+        found = outputs[0]
+        assert found is not None
         layer, activation, units = found
         name = _model_name(paths[0], model)
         return Producer(activation, layer.report_node, None, "model", name), units
