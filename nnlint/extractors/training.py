@@ -4,6 +4,7 @@ unscaling) and weight initialisation, bound from each call's arguments."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -479,6 +480,7 @@ class TrainingExtractor(Extractor):
         | frozenset(f"torch.nn.init.{n}" for n in ("zeros_", "ones_", "constant_"))
         | frozenset(f"torch.nn.init.{n}" for n in ("normal_", "uniform_", "trunc_normal_"))
         | frozenset(f"keras.layers.{n}" for n in ("Dense", "Conv1D", "Conv2D", "Conv3D"))
+        | frozenset({"torch.nn.Sequential"})
     )
     method_names = frozenset(
         {
@@ -513,6 +515,8 @@ class TrainingExtractor(Extractor):
             self._loss_sites.append((site, LOSS_SPECS[qualname]))
         elif qualname.startswith("keras.layers."):
             self._keras_layers.append(site)
+        elif qualname == "torch.nn.Sequential":
+            self._sequential(site)
         elif qualname.startswith("torch.nn.init."):
             self._torch_init(site, qualname.rsplit(".", 1)[1], site.node.args[:1])
         elif qualname.startswith("torch.nn.utils.clip_grad"):
@@ -722,8 +726,8 @@ class TrainingExtractor(Extractor):
         if found is not None and isinstance(found[1].value, cst.Call):
             value = found[1].value
             return self._resolve_callee(value), False, value
-        layer = _isinstance_layer(self.facts, site, name)
-        return layer, every and layer is not None, None
+        layer, exact = _isinstance_layer(self.facts, site, name)
+        return layer, every and exact and layer is not None, None
 
     def _resolve_callee(self, call: cst.Call) -> str | None:
         parts = dotted_parts(call.func)
@@ -759,6 +763,35 @@ class TrainingExtractor(Extractor):
                     activation=activation,
                 )
             )
+
+    def _sequential(self, site: CallSite) -> None:
+        """``nn.Sequential(..., nn.Linear(h, 1), nn.Softmax(dim=-1))``: a softmax over one unit.
+        Only adjacent arguments of one ``Sequential``: in ``forward`` a reshape between the two
+        is invisible to the model path, and attention does exactly that (scores of shape
+        ``(B, T, 1)`` squeezed, then a softmax over the sequence)."""
+        previous: cst.BaseExpression | None = None
+        for arg in site.node.args:
+            if arg.star or arg.keyword is not None:
+                previous = None
+                continue
+            value = arg.value
+            if isinstance(value, cst.Call) and isinstance(previous, cst.Call):
+                layer = self._resolve_callee(previous)
+                activation = self._resolve_callee(value)
+                if layer == "torch.nn.Linear" and activation == "torch.nn.Softmax":
+                    units = bind_arguments(previous, Signature(("in_features", "out_features")))
+                    dim = bind_arguments(value, Signature(("dim",))).get("dim")
+                    out = units.get("out_features")
+                    if (
+                        out is not None
+                        and number_literal(out) == 1
+                        and dim is not None
+                        and number_literal(dim) == -1
+                    ):
+                        self.result.single_unit_softmax.append(
+                            dataclasses.replace(site, node=value)
+                        )
+            previous = value
 
     # -- losses -----------------------------------------------------------------------------
 
@@ -1209,12 +1242,18 @@ def _iterates_modules(iterable: cst.BaseExpression) -> bool:
     )
 
 
-def _isinstance_layer(facts: FileFacts, site: CallSite, name: str) -> str | None:
+def _isinstance_layer(facts: FileFacts, site: CallSite, name: str) -> tuple[str | None, bool]:
     """The layer class an enclosing ``if isinstance(name, X)`` proves (when every class in
-    ``X`` is the same kind: weight layers or norms); None when there is no such test."""
-    test = _enclosing_isinstance(facts.module, site, name)
+    ``X`` is the same kind: weight layers or norms), and whether that test alone decides that
+    the call runs (no other condition joined to it or nested inside it: `'fc' in n and
+    isinstance(...)`, `if cfg.zero_init:` select some layers only)."""
+    test, exact = _enclosing_isinstance(facts.module, site, name)
     if test is None:
-        return None
+        return None, False
+    return _layer_class(facts, test), exact
+
+
+def _layer_class(facts: FileFacts, test: cst.BaseExpression) -> str | None:
     classes = test.elements if isinstance(test, cst.Tuple) else None
     nodes = [e.value for e in classes] if classes is not None else [test]
     names = []
@@ -1242,15 +1281,18 @@ def layer_kind(qualname: str) -> str:
 
 def _enclosing_isinstance(
     module: cst.Module, site: CallSite, name: str
-) -> cst.BaseExpression | None:
+) -> tuple[cst.BaseExpression | None, bool]:
     """The class argument of the innermost ``if isinstance(name, X):`` (or ``elif``) whose
-    body holds the call."""
+    body holds the call, and whether it is the innermost condition and the whole test."""
+    innermost = True
     for statement, block in reversed(enclosing_blocks(module, site)):
-        if isinstance(statement, cst.If) and block is statement.body:
-            test = _isinstance_test(statement.test, name)
-            if test is not None:
-                return test
-    return None
+        if isinstance(statement, (cst.If, cst.Else)):
+            if isinstance(statement, cst.If) and block is statement.body:
+                test = _isinstance_test(statement.test, name)
+                if test is not None:
+                    return test, innermost and not isinstance(statement.test, cst.BooleanOperation)
+            innermost = False
+    return None, False
 
 
 def enclosing_blocks(module: cst.Module, site: CallSite) -> list[tuple[cst.CSTNode, cst.BaseSuite]]:

@@ -76,6 +76,12 @@ class ConstantWeightInit(Rule):
         "import torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self):\n"
         "        super().__init__()\n        self.head = nn.Linear(8, 2)\n"
         "        nn.init.zeros_(self.head.weight)\n",
+        # Some layers only (by name, behind a config flag): a zero-initialised head.
+        "import torch.nn as nn\n\nclass M(nn.Module):\n    def init(self, cfg):\n"
+        "        for n, m in self.named_modules():\n"
+        "            if 'fc' in n and isinstance(m, nn.Linear):\n"
+        "                if cfg.zero_init_fc:\n                    nn.init.zeros_(m.weight)\n"
+        "                else:\n                    nn.init.normal_(m.weight, 0.0, 0.01)\n",
         # No isinstance: nnlint cannot tell which layers.
         "import torch.nn as nn\n\ndef init(model):\n    for m in model.modules():\n"
         "        if hasattr(m, 'weight'):\n            nn.init.constant_(m.weight, 1.0)\n",

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from nnlint.catalog import LOSS_OUTPUT_MISMATCH
-from nnlint.extractors.architecture import ModelPath
-from nnlint.facts import FileFacts, number_literal
+from nnlint.facts import FileFacts
 from nnlint.findings import Severity
-from nnlint.imports import dotted_parts
 from nnlint.rules._training import callee_text, once_per_model, training_facts
 from nnlint.rules.base import Invalid, Rule, Violation
-from nnlint.semantic import Signature, bind_arguments
 
 _SINGLE_UNIT = (
     "a softmax over a single unit always outputs 1.0, so the model cannot learn anything and "
@@ -27,8 +22,9 @@ class OutputCannotLearnLoss(Rule):
     Flags an output layer that cannot express what its loss asks for:
 
     - a softmax over a single unit: Keras `Dense(1, activation="softmax")` anywhere, and in a
-      PyTorch model of the file a `Linear(..., 1)` followed directly by a softmax over the last
-      axis (`dim=-1`; attention scores `Linear(d, 1)` with a softmax over the sequence are fine);
+      `nn.Sequential` an `nn.Linear(..., 1)` directly followed by `nn.Softmax(dim=-1)` (in
+      `forward`, attention scores `Linear(d, 1)` squeezed and softmaxed over the sequence are
+      fine and not flagged);
     - a ReLU output trained with a cross-entropy loss (`nn.CrossEntropyLoss`, `BCELoss`,
       `BCEWithLogitsLoss`, `F.cross_entropy`... on the output of a model of the same file whose
       last layer is a ReLU; Keras `compile` of such a model with a cross-entropy loss);
@@ -71,6 +67,11 @@ class OutputCannotLearnLoss(Rule):
 
     VALID = [
         "from tensorflow import keras\nout = keras.layers.Dense(1, activation='sigmoid')\n",
+        # Attention pooling: one score per position, reshaped, softmax over positions.
+        "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass Pool(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.v = nn.Linear(8, 1)\n\n"
+        "    def forward(self, x):\n"
+        "        return F.softmax(self.v(x).squeeze(-1), dim=-1)\n",
         # Additive attention: one score per position, softmax over the sequence.
         "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass Attention(nn.Module):\n"
         "    def __init__(self):\n        super().__init__()\n        self.v = nn.Linear(8, 1)\n\n"
@@ -123,20 +124,11 @@ class OutputCannotLearnLoss(Rule):
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         training = training_facts(facts)
         for site in training.single_unit_softmax:
-            yield Violation(
-                site.node, f"`{callee_text(site)}(1, activation='softmax')`: {_SINGLE_UNIT}"
-            )
-        reported: set[int] = set()
-        for path in facts.families.get("architecture") or []:
-            if path.framework == "torch":
-                node = _single_unit_softmax(path, facts)
-                if node is not None and id(node) not in reported:
-                    reported.add(id(node))
-                    yield Violation(
-                        node,
-                        f"`{path.model}` ends in a layer with one output and a softmax: "
-                        + _SINGLE_UNIT,
-                    )
+            if site.qualname == "torch.nn.Sequential":
+                text = "`nn.Linear(..., 1)` followed by `nn.Softmax(dim=-1)`"
+            else:
+                text = f"`{callee_text(site)}(1, activation='softmax')`"
+            yield Violation(site.node, f"{text}: {_SINGLE_UNIT}")
         for application in once_per_model(training.losses):
             producer = application.producer
             if producer is None or producer.via != "model" or producer.activation != "relu":
@@ -172,37 +164,3 @@ class OutputCannotLearnLoss(Rule):
                     "(and Keras reports a misleading accuracy); use categorical_crossentropy, or "
                     "sigmoid outputs for multi-label targets",
                 )
-
-
-def _single_unit_softmax(path: ModelPath, facts: FileFacts) -> cst.CSTNode | None:
-    """A softmax over the last axis right after a weight layer with one output unit (only
-    dropout between them: a reshape may move the softmax to another axis, as attention does
-    with `Linear(d, 1)` then a softmax over the sequence)."""
-    previous = None
-    for layer in path.layers:
-        if layer.kind == "dropout":
-            continue
-        if (
-            layer.kind == "activation"
-            and layer.activation == "softmax"
-            and previous is not None
-            and previous.kind == "weight"
-            and previous.units == 1
-            and _over_last_axis(layer.node, facts)
-        ):
-            return layer.report_node
-        previous = layer
-    return None
-
-
-def _over_last_axis(node: cst.CSTNode, facts: FileFacts) -> bool:
-    """``nn.Softmax(dim=-1)``, ``F.softmax(x, -1)``, ``x.softmax(-1)``: an explicit last axis
-    (a 2-D output's ``dim=1`` could as well be a sequence axis of a 3-D one)."""
-    if not isinstance(node, cst.Call):
-        return False
-    parts = dotted_parts(node.func)
-    qualname = facts.aliases.resolve(parts) if parts else None
-    functional = qualname in ("torch.softmax", "torch.nn.functional.softmax")
-    signature = Signature(("input", "dim") if functional else ("dim",))
-    dim = bind_arguments(node, signature).get("dim")
-    return dim is not None and number_literal(dim) == -1
