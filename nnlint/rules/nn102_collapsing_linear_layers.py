@@ -115,8 +115,8 @@ class CollapsingLinearLayers(Rule):
                 seen.add(id(node))
                 yield Violation(
                     node,
-                    f"`{_short(first)}({first.units})` feeds `{_short(second)}"
-                    f"({second.units})` with no activation between them: the two compute one "
+                    f"`{_written(first)}` feeds `{_written(second)}` with no activation between "
+                    "them: the two compute one "
                     "linear map, so the extra layer adds parameters but no expressive power; "
                     "add an activation between them (or merge them)",
                 )
@@ -156,5 +156,7 @@ def _plain_dense(layer: Layer) -> bool:
     return layer.kind == "weight" and layer.name in _DENSE and not layer.normalized
 
 
-def _short(layer: Layer) -> str:
-    return layer.name.rsplit(".", 1)[1]
+def _written(layer: Layer) -> str:
+    """``Linear(..., 512)``, ``Dense(512)``: the layer and its width."""
+    short = layer.name.rsplit(".", 1)[1]
+    return f"{short}({layer.units})" if short == "Dense" else f"{short}(..., {layer.units})"
