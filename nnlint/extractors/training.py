@@ -5,8 +5,9 @@ unscaling) and weight initialisation, bound from each call's arguments."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -25,6 +26,7 @@ from nnlint.semantic import (
     Signature,
     bind_arguments,
 )
+from nnlint.walker import _child_fields
 
 # ---------------------------------------------------------------------------------------------
 # Optimizers
@@ -315,9 +317,24 @@ InitKind = Literal["constant", "normal", "uniform"]
 
 
 @dataclass(frozen=True)
+class LayerOwner:
+    """The layer whose parameter an init sets."""
+
+    # Its canonical class name when nnlint knows it (``torch.nn.Linear``).
+    layer: str | None = None
+    # torch: set on every module of a type (``for m in self.modules()`` or an ``apply``
+    # function under ``if isinstance(m, nn.Linear):``) rather than on one named layer.
+    every_module: bool = False
+    # torch: where the layer is constructed (``nn.Linear(...)`` assigned to ``self.fc``).
+    layer_node: cst.CSTNode | None = None
+
+
+@dataclass(frozen=True)
 class InitSite:
     """A weight or bias set by an init function or in-place tensor method, or a Keras
-    ``kernel_initializer``/``bias_initializer``."""
+    ``kernel_initializer``/``bias_initializer``. The layer it belongs to is resolved on first
+    use (finding the enclosing ``isinstance`` test walks the tree): rules ask for it only
+    after the cheap checks (parameter, kind, value)."""
 
     call: CallSite  # the init call, or the Keras layer construction
     node: cst.CSTNode  # what to point at
@@ -325,15 +342,28 @@ class InitSite:
     kind: InitKind
     value: float | None = None  # constant
     scale: float | None = None  # std (normal) or largest |bound| (uniform)
-    # The layer whose parameter it is: its canonical class name when nnlint knows it.
-    layer: str | None = None
-    # torch: applied to every module of a type (``for m in self.modules()`` or an ``apply``
-    # function) rather than to one named layer.
-    every_module: bool = False
     # Keras: the layer's fused activation (``Dense(64, activation="relu", ...)``).
     activation: str | None = None
-    # torch: where the layer is constructed (``nn.Linear(...)`` assigned to ``self.fc``).
-    layer_node: cst.CSTNode | None = None
+    resolve_owner: Callable[[], LayerOwner] = field(default=LayerOwner, compare=False, repr=False)
+    _owner: list[LayerOwner] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def owner(self) -> LayerOwner:
+        if not self._owner:
+            self._owner.append(self.resolve_owner())
+        return self._owner[0]
+
+    @property
+    def layer(self) -> str | None:
+        return self.owner.layer
+
+    @property
+    def every_module(self) -> bool:
+        return self.owner.every_module
+
+    @property
+    def layer_node(self) -> cst.CSTNode | None:
+        return self.owner.layer_node
 
 
 @dataclass
@@ -680,7 +710,6 @@ class TrainingExtractor(Extractor):
         value: float | None = None,
         scale: float | None = None,
     ) -> None:
-        layer, every, layer_node = self._layer_of(site, layer_parts[:-1])
         self.result.inits.append(
             InitSite(
                 call=site,
@@ -689,15 +718,11 @@ class TrainingExtractor(Extractor):
                 kind=kind,
                 value=value,
                 scale=scale,
-                layer=layer,
-                every_module=every,
-                layer_node=layer_node,
+                resolve_owner=lambda: self._layer_of(site, layer_parts[:-1]),
             )
         )
 
-    def _layer_of(
-        self, site: CallSite, owner: tuple[str, ...]
-    ) -> tuple[str | None, bool, cst.Call | None]:
+    def _layer_of(self, site: CallSite, owner: tuple[str, ...]) -> LayerOwner:
         """The class of the module ``owner`` names (``self.fc``, ``m``), whether ``m`` runs
         over every module of a model (``for m in self.modules()`` or an ``apply`` function),
         and the layer's construction when it is one call."""
@@ -708,10 +733,10 @@ class TrainingExtractor(Extractor):
                 values = cls.attributes.get(owner[1], [])
                 if len(values) == 1 and isinstance(values[0].value, cst.Call):
                     value = values[0].value
-                    return self._resolve_callee(value), False, value
-            return None, False, None
+                    return LayerOwner(self._resolve_callee(value), False, value)
+            return LayerOwner()
         if len(owner) != 1:
-            return None, False, None
+            return LayerOwner()
         name = owner[0]
         every = False
         for loop in site.context.loops:
@@ -725,9 +750,9 @@ class TrainingExtractor(Extractor):
         found = _reaching_assignment(scope, name, site.context)
         if found is not None and isinstance(found[1].value, cst.Call):
             value = found[1].value
-            return self._resolve_callee(value), False, value
+            return LayerOwner(self._resolve_callee(value), False, value)
         layer, exact = _isinstance_layer(self.facts, site, name)
-        return layer, every and exact and layer is not None, None
+        return LayerOwner(layer, every and exact and layer is not None)
 
     def _resolve_callee(self, call: cst.Call) -> str | None:
         parts = dotted_parts(call.func)
@@ -759,8 +784,8 @@ class TrainingExtractor(Extractor):
                     kind=kind,
                     value=value,
                     scale=scale,
-                    layer=qualname,
                     activation=activation,
+                    resolve_owner=functools.partial(LayerOwner, qualname),
                 )
             )
 
@@ -1082,7 +1107,7 @@ class _CallIndex:
                 continue
             if isinstance(current, cst.Call):
                 yield current, Context(scope=scope, statement_path=path)
-            stack.extend(reversed(current.children))
+            stack.extend(reversed(list(child_nodes(current))))
 
 
 def _statement_path_of(module: cst.Module, target: cst.CSTNode) -> tuple[int, ...] | None:
@@ -1098,7 +1123,7 @@ def _statement_path_of(module: cst.Module, target: cst.CSTNode) -> tuple[int, ..
         return None
 
     def inside(node: cst.CSTNode, path: tuple[int, ...]) -> tuple[int, ...] | None:
-        for child in node.children:
+        for child in child_nodes(node):
             if child is target:
                 return path
             if isinstance(child, cst.IndentedBlock):
@@ -1118,6 +1143,20 @@ def _statement_path_of(module: cst.Module, target: cst.CSTNode) -> tuple[int, ..
 
 # ---------------------------------------------------------------------------------------------
 # Small syntax helpers
+
+
+def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The children of ``node`` that can hold code, by the walker's cached field table
+    (``CSTNode.children`` runs a visitor per call and dominated the cost of these scans)."""
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
+
 
 # Keras 2/3 ``Dense(units, activation, use_bias, kernel_initializer, bias_initializer, ...)`` and
 # ``ConvND(filters, kernel_size, strides, padding, ..., activation=..., ...)``.
@@ -1351,7 +1390,7 @@ def _contains(root: cst.CSTNode, target: cst.CSTNode) -> bool:
         node = stack.pop()
         if node is target:
             return True
-        stack.extend(node.children)
+        stack.extend(child_nodes(node))
     return False
 
 

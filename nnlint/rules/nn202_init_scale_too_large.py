@@ -54,7 +54,7 @@ class InitScaleTooLarge(Rule):
     severity = Severity.WARNING
     failure_mode = EXPLODING_GRADIENTS
     options = {"threshold": 1.0}
-    triggers = (b"normal_", b"uniform_", b"_initializer")
+    triggers = (b"normal_(", b"uniform_(", b"kernel_initializer")
 
     VALID = [
         "import torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self):\n"

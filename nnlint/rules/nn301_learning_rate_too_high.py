@@ -76,7 +76,20 @@ class LearningRateTooHigh(Rule):
     severity = Severity.WARNING
     failure_mode = EXPLODING_GRADIENTS
     options = {"sgd-threshold": 2.0, "adaptive-threshold": 0.1}
-    triggers = (b"optim", b"Optimizer")
+    # The optimizer classes as called (`Adam(` also matches `NAdam(`, `RAdam(`, `SparseAdam(`;
+    # `SGD(` matches `ASGD(`; `Optimizer(` TF1's `AdamOptimizer(`...): "optim" alone is in
+    # every scheduler and optimizer implementation.
+    triggers = (
+        b"SGD(",
+        b"Adam(",
+        b"AdamW(",
+        b"Nadam(",
+        b"Adamax(",
+        b"RMSprop(",
+        b"Adagrad(",
+        b"Lion(",
+        b"Optimizer(",
+    )
 
     VALID = [
         "import torch\nopt = torch.optim.Adam(model.parameters(), lr=1e-3)\n",

@@ -43,7 +43,7 @@ class NegativeBiasBeforeReLU(Rule):
     MESSAGE = "Negative constant bias before a ReLU: units start dead; initialise biases at 0"
     severity = Severity.WARNING
     failure_mode = DEAD_RELU
-    triggers = (b"bias_initializer", b"constant_", b"fill_(")
+    triggers = (b"bias_initializer", b"constant_(", b"fill_(")
 
     VALID = [
         "from tensorflow.keras import initializers, layers\n"

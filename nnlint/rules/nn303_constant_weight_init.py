@@ -61,7 +61,7 @@ class ConstantWeightInit(Rule):
     )
     severity = Severity.WARNING
     failure_mode = CONSTANT_INITIALIZATION
-    triggers = (b"zeros_", b"constant_", b"ones_", b"zero_()", b"fill_(", b"_initializer")
+    triggers = (b"zeros_(", b"constant_(", b"ones_(", b"zero_()", b"fill_(", b"kernel_initializer")
 
     VALID = [
         # Norm weights start at 1 and biases at 0 on purpose.

@@ -63,7 +63,8 @@ class ProbabilitiesToLogitsLoss(Rule):
     MESSAGE = "Softmax/sigmoid output fed to a loss that applies it again; pass the logits"
     severity = Severity.ERROR
     failure_mode = LOSS_OUTPUT_MISMATCH
-    triggers = (b"oftmax", b"igmoid")
+    # The losses that take logits (softmax/sigmoid are in every attention and gating layer).
+    triggers = (b"rossEntropy", b"ross_entropy", b"with_logits", b"WithLogits", b"from_logits")
 
     VALID = [
         "import torch.nn.functional as F\nloss = F.cross_entropy(model(x), y)\n",

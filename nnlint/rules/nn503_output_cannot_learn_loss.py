@@ -63,7 +63,8 @@ class OutputCannotLearnLoss(Rule):
     )
     severity = Severity.ERROR
     failure_mode = LOSS_OUTPUT_MISMATCH
-    triggers = (b"oftmax", b"rossEntropy", b"ross_entropy", b"rossentropy")
+    # An output layer (`Dense`, `Linear`) or a cross-entropy loss.
+    triggers = (b"Dense", b"Linear", b"rossEntropy", b"ross_entropy", b"rossentropy")
 
     VALID = [
         "from tensorflow import keras\nout = keras.layers.Dense(1, activation='sigmoid')\n",

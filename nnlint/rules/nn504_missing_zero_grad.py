@@ -74,7 +74,7 @@ class MissingZeroGrad(Rule):
     )
     severity = Severity.ERROR
     failure_mode = EXPLODING_GRADIENTS
-    triggers = (b"backward",)
+    triggers = (b"backward(",)
 
     VALID = [
         "import torch\n\ndef train(model, opt, loader):\n    for x, y in loader:\n"
