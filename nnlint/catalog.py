@@ -19,6 +19,8 @@ class FailureMode:
     static_signs: tuple[str, ...]
     dynamic_signs: tuple[str, ...]
     remedies: tuple[str, ...]
+    dynamic_checks: tuple[str, ...] = ()
+    """The ``pytest_gradcheck`` checks that measure this mode, each ``name: what it measures``."""
 
     @property
     def remedy(self) -> str:
@@ -28,6 +30,11 @@ class FailureMode:
     @property
     def doc_url(self) -> str:
         return f"{DOCS_BASE}/failure-modes.md#{self.id}"
+
+    @property
+    def check_names(self) -> tuple[str, ...]:
+        """The names of the dynamic checks alone (``assert_relu_alive``, ...)."""
+        return tuple(check.split(":", 1)[0].strip() for check in self.dynamic_checks)
 
 
 DOCS_BASE = "https://github.com/nnlint/nnlint/blob/main/docs"
@@ -49,6 +56,12 @@ VANISHING_GRADIENTS = FailureMode(
         "use ReLU-family activations in hidden layers, add normalization (BatchNorm/LayerNorm) or "
         "residual connections",
         "initialize with Xavier/Glorot (tanh) or Kaiming/He (ReLU) schemes",
+    ),
+    dynamic_checks=(
+        "assert_no_vanishing_gradients: first/last weight-layer gradient ratio "
+        "(min_vanishing_ratio) and per-layer gradient RMS (min_grad_norm)",
+        "assert_no_saturation: saturated sigmoid/tanh units (max_saturated_fraction)",
+        "assert_training_healthy: update-to-weight ratio of a layer below min_update_ratio",
     ),
 )
 
@@ -73,6 +86,13 @@ EXPLODING_GRADIENTS = FailureMode(
         "(torch.nn.utils.clip_grad_norm_ before optimizer.step())",
         "use a standard initialization instead of large constant or wide-range weights",
     ),
+    dynamic_checks=(
+        "assert_no_exploding_gradients: per-layer gradient norm (max_grad_norm) and "
+        "first/last weight-layer gradient ratio (max_exploding_ratio)",
+        "assert_grad_norms_within: per-layer gradient norm between min_grad_norm and max_grad_norm",
+        "assert_training_healthy: update-to-weight ratio above max_update_ratio, NaN/Inf "
+        "appearing during a short run",
+    ),
 )
 
 NON_FINITE = FailureMode(
@@ -90,6 +110,12 @@ NON_FINITE = FailureMode(
     remedies=(
         "find the first layer that produces NaN/Inf; use numerically stable ops (log_softmax, "
         "BCEWithLogitsLoss, an epsilon in divisions and logs) and a lower learning rate",
+    ),
+    dynamic_checks=(
+        "assert_finite_gradients: NaN/Inf in the output, the loss or a gradient, and where it "
+        "began",
+        "assert_training_healthy: NaN/Inf appearing in the loss or the weights during a short "
+        "run, with the step and the layer",
     ),
 )
 
@@ -110,6 +136,10 @@ DEAD_RELU = FailureMode(
         "lower the learning rate, use LeakyReLU/GELU-style activations and a standard "
         "(Kaiming/He) initialization with zero or small positive biases",
     ),
+    dynamic_checks=(
+        "assert_relu_alive: dead units of each ReLU at the start (max_dead_fraction)",
+        "assert_training_healthy: units killed by a few optimizer steps (max_killed_fraction)",
+    ),
 )
 
 SATURATION = FailureMode(
@@ -126,6 +156,7 @@ SATURATION = FailureMode(
         "normalize the inputs of the layer (BatchNorm/LayerNorm), use a smaller initialization "
         "(Xavier/Glorot), or switch hidden activations to the ReLU family",
     ),
+    dynamic_checks=("assert_no_saturation: saturated sigmoid/tanh units (max_saturated_fraction)",),
 )
 
 NO_GRADIENT = FailureMode(
@@ -140,6 +171,10 @@ NO_GRADIENT = FailureMode(
     remedies=(
         "call the module in forward (or delete it), remove `.detach()`/`.data` on the path to "
         "the loss, or set `requires_grad=False` for parameters that are frozen on purpose",
+    ),
+    dynamic_checks=(
+        "assert_all_parameters_get_gradients: parameters whose gradient is None or all zeros",
+        "assert_can_overfit: parameters that never move while the model fails to fit one batch",
     ),
 )
 
@@ -159,6 +194,68 @@ DROPOUT_MISUSE = FailureMode(
     remedies=(
         "use a rate strictly between 0 and 1 (0.1-0.5 is typical), delete dropout you do not "
         "want, and pass `training=self.training` to functional dropout",
+    ),
+    dynamic_checks=(
+        "assert_dropout_healthy: every dropout (module or functional) drops about the rate it "
+        "claims in train mode, none at rate 0 or 1, and two eval-mode forwards agree",
+    ),
+)
+
+LEARNING_RATE = FailureMode(
+    id="learning-rate",
+    title="Learning rate out of range",
+    summary="Each optimizer step changes the weights by far too much (they diverge, ReLU units "
+    "die, NaN appears) or by far too little (nothing learns).",
+    why="The update of a layer relative to its weights, log10(mean|dW| / mean|W|), is about -3 "
+    "in healthy training. Near 0 or above, one step rewrites the layer: the loss jumps, a bias "
+    "pushed far negative kills its ReLU units for good, and the weights can overflow to Inf/NaN. "
+    "Far below -5, the weights barely move and training stalls.",
+    static_signs=("a learning-rate literal far above the usual range for its optimizer",),
+    dynamic_signs=(
+        "a per-layer update-to-weight ratio log10(mean|dW| / mean|W|) far above -1 or far below "
+        "-5 after one optimizer step",
+        "ReLU units alive at the start and dead after a few steps; NaN/Inf appearing mid-run",
+    ),
+    remedies=(
+        "lower the learning rate (by 10x per try) when updates are too large, raise it when they "
+        "are tiny; warm it up over the first steps, and clip gradients if spikes remain",
+    ),
+    dynamic_checks=(
+        "assert_training_healthy: per-layer update-to-weight ratio after one step "
+        "(max_update_ratio, min_update_ratio), units killed by the updates "
+        "(max_killed_fraction), NaN/Inf appearing during the run",
+    ),
+)
+
+NOT_LEARNING = FailureMode(
+    id="not-learning",
+    title="The model does not learn",
+    summary="The loss does not go down over a few optimizer steps, or the model cannot even "
+    "overfit a single batch.",
+    why="Any working model can memorise one small batch. When it cannot, something cuts the "
+    "path from the loss to the weights (frozen or detached parameters, a loss on a constant), "
+    "the optimizer does not get the gradients (no zero_grad, a step on other parameters), or the "
+    "output and the loss do not fit each other (double softmax).",
+    static_signs=(
+        "`.detach()`/`.data` or `torch.no_grad()` on the path to the loss",
+        "an output layer that does not fit its loss (softmax fed to a loss that applies "
+        "log-softmax itself)",
+        "a training loop that never resets gradients",
+    ),
+    dynamic_signs=(
+        "the mean loss of the last steps of a short run is not below that of the first steps",
+        "a one-batch overfit run that never reaches its target loss, with parameters that never "
+        "moved",
+    ),
+    remedies=(
+        "check that every parameter meant to train requires grad and reaches the loss (no "
+        "`.detach()`), that the optimizer holds the model's parameters, and that the output fits "
+        "the loss; then try a learning rate 10x higher or lower",
+    ),
+    dynamic_checks=(
+        "assert_training_healthy: the loss decreases over a short run (windows of steps, not "
+        "single steps)",
+        "assert_can_overfit: one batch is fitted down to a target loss",
     ),
 )
 
@@ -182,6 +279,11 @@ LOSS_OUTPUT_MISMATCH = FailureMode(
     dynamic_signs=(
         "a loss that barely moves from its initial value",
         "gradient norms of the last layer far below those of a healthy run",
+    ),
+    dynamic_checks=(
+        "assert_training_healthy: the loss decreases over a short run (windows of steps, not "
+        "single steps)",
+        "assert_can_overfit: one batch is fitted down to a target loss",
     ),
     remedies=(
         "feed the loss the raw logits of the last linear layer (drop the softmax/sigmoid, or use "
@@ -207,6 +309,10 @@ CONSTANT_INITIALIZATION = FailureMode(
         "parameters whose `.grad` is all zeros after backward",
         "units of a layer with identical weights and gradients",
     ),
+    dynamic_checks=(
+        "assert_all_parameters_get_gradients: parameters whose gradient is None or all zeros",
+        "assert_relu_alive: dead units of each ReLU at the start (max_dead_fraction)",
+    ),
     remedies=(
         "keep the framework's default initialization for weights (Kaiming/He for ReLU, "
         "Xavier/Glorot for tanh) and initialize only biases to constants",
@@ -223,11 +329,15 @@ LINEAR_COLLAPSE = FailureMode(
     "can only learn what a single `Linear(a, c)` can. A forgotten activation is the usual cause; "
     "the deeper product of weight matrices also makes gradients vanish or explode more easily.",
     static_signs=("two weight layers in a row with no activation between them in a hidden path",),
-    dynamic_signs=("no dedicated check; the model underfits like a shallower one",),
+    dynamic_signs=(
+        "none measured directly: the model underfits like a shallower one, and a model that is "
+        "linear end to end may not fit even one batch",
+    ),
     remedies=(
         "put an activation (ReLU/GELU) between the layers, or merge them into one layer when a "
         "low-rank factorisation is not the intent",
     ),
+    dynamic_checks=("assert_can_overfit: one batch is fitted down to a target loss",),
 )
 
 FAILURE_MODES: dict[str, FailureMode] = {
@@ -240,6 +350,8 @@ FAILURE_MODES: dict[str, FailureMode] = {
         SATURATION,
         NO_GRADIENT,
         DROPOUT_MISUSE,
+        LEARNING_RATE,
+        NOT_LEARNING,
         LOSS_OUTPUT_MISMATCH,
         CONSTANT_INITIALIZATION,
         LINEAR_COLLAPSE,
@@ -255,6 +367,31 @@ def get(mode_id: str) -> FailureMode:
         raise KeyError(
             f"unknown failure mode {mode_id!r}; known: {', '.join(sorted(FAILURE_MODES))}"
         ) from None
+
+
+def static_rules(mode_id: str) -> list[tuple[str, str]]:
+    """``(code, name)`` of every nnlint rule that points at the failure mode ``mode_id``.
+
+    The rules say which failure mode they guard; this reads the rule registry (and with it
+    libcst) on first use, so importing the catalog stays cheap. Empty when libcst is missing.
+    """
+    get(mode_id)
+    try:
+        from nnlint.rules import all_rules
+    except ImportError:  # the catalog is also read by pytest-gradcheck alone
+        return []
+    return [
+        (rule.code, rule.name)
+        for rule in all_rules()
+        if rule.failure_mode is not None and rule.failure_mode.id == mode_id
+    ]
+
+
+def static_twin(mode_id: str) -> str:
+    """The line a dynamic finding adds to name the nnlint rules of the same failure mode."""
+    codes = [code for code, _ in static_rules(mode_id)]
+    rules = f"nnlint {', '.join(codes)} flag it statically; " if codes else ""
+    return f"{rules}`nnlint rule {mode_id}` explains it"
 
 
 def render_markdown() -> str:
@@ -276,6 +413,15 @@ def render_markdown() -> str:
         out += [f"- {s}" for s in mode.static_signs] + [""]
         out += ["**Dynamic signs** (what `pytest-gradcheck` measures):", ""]
         out += [f"- {s}" for s in mode.dynamic_signs] + [""]
+        rules = static_rules(mode.id)
+        if rules:
+            out += ["**nnlint rules:** " + ", ".join(f"`{c}` {n}" for c, n in rules), ""]
+        if mode.dynamic_checks:
+            out += ["**pytest-gradcheck checks:**", ""]
+            for check in mode.dynamic_checks:
+                name, _, what = check.partition(":")
+                out.append(f"- `{name.strip()}`: {what.strip()}")
+            out.append("")
         out += ["**Usual fixes:**", ""] + [f"- {r}" for r in mode.remedies] + [""]
     return "\n".join(out)
 

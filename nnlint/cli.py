@@ -450,19 +450,28 @@ def _rule_record(rule: Any) -> dict[str, Any]:
     show_default=True,
 )
 def rule_command(code_or_name: str, output_format: str) -> None:
-    """Explain one rule (by code or name): its documentation and the failure mode it guards."""
+    """Explain one rule (by code or name) or one failure mode (by id, e.g. dead-relu)."""
+    from nnlint import catalog
     from nnlint.rules import get_rule
 
     try:
         rule = get_rule(code_or_name)
     except KeyError as exc:
-        raise UserError(exc.args[0] if exc.args else f"unknown rule {code_or_name!r}") from None
+        mode = catalog.FAILURE_MODES.get(code_or_name.strip().lower())
+        if mode is None:
+            message = exc.args[0] if exc.args else f"unknown rule {code_or_name!r}"
+            raise UserError(
+                f"{message}; a failure mode id works too ({', '.join(catalog.FAILURE_MODES)})"
+            ) from None
+        _explain_failure_mode(mode, output_format)
+        return
+    mode = rule.failure_mode
     if output_format == "json":
         record = _rule_record(rule)
         record["doc"] = rule.doc
+        record["dynamic_checks"] = list(mode.dynamic_checks) if mode is not None else []
         click.echo(json.dumps(record, indent=2))
         return
-    mode = rule.failure_mode
     lines = [f"# {rule.name} ({rule.code})", ""]
     state = "on" if rule.default_enabled else "off (enable with --extend-select)"
     lines.append(f"Severity: {rule.severity.value}. Enabled by default: {state}.")
@@ -475,10 +484,51 @@ def rule_command(code_or_name: str, output_format: str) -> None:
             lines.append(f"- `{option}` (default: `{default!r}`)")
         lines += ["", f"Set them under `[tool.nnlint.{rule.name}]` in pyproject.toml.", ""]
     if mode is not None:
-        lines += [f"## Failure mode: {mode.title}", "", mode.summary, "", mode.why, ""]
-        lines.append("Remedies:")
+        lines += [f"## Failure mode: {mode.title} (`{mode.id}`)", "", mode.summary, "", mode.why]
+        lines += ["", *_dynamic_check_lines(mode), "Remedies:"]
         lines += [f"- {remedy}" for remedy in mode.remedies]
         lines += ["", f"More: {mode.doc_url}"]
+    click.echo("\n".join(lines).rstrip())
+
+
+def _dynamic_check_lines(mode: Any) -> list[str]:
+    if not mode.dynamic_checks:
+        return []
+    lines = ["Measured at run time by pytest-gradcheck:"]
+    lines += [f"- {check}" for check in mode.dynamic_checks]
+    return [*lines, ""]
+
+
+def _explain_failure_mode(mode: Any, output_format: str) -> None:
+    """``nnlint rule <failure-mode-id>``: the catalog entry with the rules and checks for it."""
+    from nnlint import catalog
+
+    rules = catalog.static_rules(mode.id)
+    if output_format == "json":
+        record = {
+            "failure_mode": mode.id,
+            "title": mode.title,
+            "summary": mode.summary,
+            "why": mode.why,
+            "static_signs": list(mode.static_signs),
+            "dynamic_signs": list(mode.dynamic_signs),
+            "rules": [{"code": code, "name": name} for code, name in rules],
+            "dynamic_checks": list(mode.dynamic_checks),
+            "remedies": list(mode.remedies),
+            "url": mode.doc_url,
+        }
+        click.echo(json.dumps(record, indent=2))
+        return
+    lines = [f"# {mode.title} (failure mode `{mode.id}`)", "", mode.summary, "", mode.why, ""]
+    if rules:
+        lines.append("Flagged statically by nnlint:")
+        lines += [f"- {code} {name}" for code, name in rules]
+    else:
+        lines.append("No nnlint rule flags it statically yet; static signs to look for:")
+        lines += [f"- {sign}" for sign in mode.static_signs]
+    lines += ["", *_dynamic_check_lines(mode), "Remedies:"]
+    lines += [f"- {remedy}" for remedy in mode.remedies]
+    lines += ["", f"More: {mode.doc_url}"]
     click.echo("\n".join(lines).rstrip())
 
 

@@ -18,6 +18,24 @@ _CANONICAL_PREFIXES: tuple[tuple[str, str], ...] = (
     ("tensorflow.keras.", "keras."),
     ("tf_keras.", "keras."),
     ("keras.src.layers.", "keras.layers."),
+    # Keras 1/2 submodules that re-export the layers (`from keras.layers.core import Dense`).
+    *(
+        (f"keras.layers.{sub}.", "keras.layers.")
+        for sub in (
+            "core",
+            "convolutional",
+            "pooling",
+            "normalization",
+            "recurrent",
+            "embeddings",
+            "merge",
+            "advanced_activations",
+            "noise",
+            "wrappers",
+            "local",
+            "convolutional_recurrent",
+        )
+    ),
     # TF2's compat.v2 namespace is TF2 itself; compat.v1 keeps its own (different) semantics.
     ("tensorflow.compat.v2.", "tensorflow."),
     ("torch.nn.modules.dropout.", "torch.nn."),

@@ -160,6 +160,8 @@ class CallSite:
     applied_by: cst.Call | None = None
     # Source order of the call among all recorded calls of the file (pre-order).
     order: int = 0
+    # A call of a function or class defined at the module level of this file, by plain name.
+    local_definition: bool = False
 
     @property
     def scope(self) -> Scope:

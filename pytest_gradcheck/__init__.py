@@ -18,15 +18,23 @@ _ASSERTIONS = (
     "assert_no_saturation",
     "assert_all_parameters_get_gradients",
     "assert_finite_gradients",
+    "assert_training_healthy",
+    "assert_can_overfit",
+    "assert_dropout_healthy",
 )
 
 __all__ = [
     "Bounds",
     "BoundsError",
+    "DropoutReport",
     "GradcheckUsageError",
     "GradientReport",
     "Problem",
+    "TrainingReport",
+    "check_dropout",
+    "overfit",
     "probe",
+    "short_run",
     *_ASSERTIONS,
 ]
 
@@ -35,6 +43,11 @@ _LAZY = {
     "GradcheckUsageError": "pytest_gradcheck._probe",
     "GradientReport": "pytest_gradcheck.report",
     "Problem": "pytest_gradcheck.report",
+    "short_run": "pytest_gradcheck.training",
+    "overfit": "pytest_gradcheck.training",
+    "TrainingReport": "pytest_gradcheck.training",
+    "check_dropout": "pytest_gradcheck.dropout",
+    "DropoutReport": "pytest_gradcheck.dropout",
     **{name: "pytest_gradcheck.assertions" for name in _ASSERTIONS},
 }
 

@@ -32,6 +32,12 @@ class Bounds:
     """Dead ReLU: the largest fraction of units of one activation that may be dead on the batch."""
     max_saturated_fraction: float = 0.5
     """Saturation: the largest fraction of sigmoid/tanh units that may be saturated."""
+    max_update_ratio: float = 1.0
+    """Short run: the largest per-layer update-to-weight ratio mean|dW| / mean|W| of one step."""
+    min_update_ratio: float = 1e-6
+    """Short run: the smallest update-to-weight ratio of one step of a weight layer (not 0)."""
+    max_killed_fraction: float = 0.25
+    """Short run: the largest fraction of one activation's units that the updates may kill."""
     ignore: tuple[str, ...] = ()
     """Module paths or fnmatch globs that no check looks at."""
 

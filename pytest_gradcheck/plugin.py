@@ -20,7 +20,9 @@ import pytest
 from pytest_gradcheck.bounds import Bounds, BoundsError
 
 if TYPE_CHECKING:
+    from pytest_gradcheck.dropout import DropoutReport
     from pytest_gradcheck.report import GradientReport
+    from pytest_gradcheck.training import TrainingReport
 
 #: How many failing findings the terminal summary lists (all of them with -v).
 _SUMMARY_FINDINGS = 10
@@ -31,6 +33,7 @@ _settings_key = pytest.StashKey["GradcheckSettings"]()
 _item_bounds_key = pytest.StashKey[Bounds]()
 _pending_key = pytest.StashKey["list[dict[str, Any]]"]()
 _rng_key = pytest.StashKey[Any]()
+_model_steps_key = pytest.StashKey["int | None"]()
 
 
 class GradcheckSettings:
@@ -71,6 +74,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="seed torch with SEED before each test that uses the gradcheck fixture "
         "('none' to leave the RNG alone); overrides the gradcheck_seed ini option.",
+    )
+    group.addoption(
+        "--gradcheck-model",
+        metavar="MODULE:FACTORY",
+        action="append",
+        default=[],
+        help="add a test item that runs the zero-code check (gradient probe, dropout, and a "
+        "short run when the factory gives an optimizer) on FACTORY() from MODULE; repeatable.",
+    )
+    group.addoption(
+        "--gradcheck-steps",
+        metavar="N",
+        default=None,
+        help="run the short-run checks of --gradcheck-model items for N optimizer steps, with "
+        "Adam(lr=0.001) when the factory gives no optimizer.",
     )
     defaults = Bounds()
     for name in Bounds.names():
@@ -156,7 +174,29 @@ def pytest_configure(config: pytest.Config) -> None:
         report_path.mkdir(parents=True, exist_ok=True)
     settings = GradcheckSettings(bounds, seed, report_path)
     config.stash[_settings_key] = settings
+    config.stash[_model_steps_key] = _validate_model_options(config)
     config.pluginmanager.register(GradcheckSummary(settings), "gradcheck-summary")
+
+
+def _validate_model_options(config: pytest.Config) -> int | None:
+    """Check ``--gradcheck-model`` specs and ``--gradcheck-steps`` at start-up; the steps."""
+    specs = config.getoption("gradcheck_model") or ()
+    steps = config.getoption("gradcheck_steps")
+    if not specs and steps is None:
+        return None  # the common case imports nothing more
+    from pytest_gradcheck.model_check import SpecError, parse_steps, split_spec
+
+    for spec in specs:
+        try:
+            split_spec(spec)
+        except SpecError as error:
+            raise pytest.UsageError(f"--gradcheck-model: {error}") from None
+    if steps is None:
+        return None
+    try:
+        return parse_steps(steps)
+    except ValueError as error:
+        raise pytest.UsageError(f"--gradcheck-steps: {error}") from None
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -307,14 +347,7 @@ class GradcheckFixture:
         mode. Returns the ``GradientReport``; raises ``AssertionError`` with the diagnosis.
         """
         __tracebackhide__ = True
-        try:
-            effective = self.bounds.merged(bounds, source="gradcheck(...)")
-        except BoundsError as error:
-            problem = str(error)
-        else:
-            problem = None
-        if problem is not None:
-            pytest.fail(problem, pytrace=False)
+        effective = self._merged(bounds)
         _import_torch()
         from pytest_gradcheck._probe import probe
 
@@ -325,6 +358,89 @@ class GradcheckFixture:
         if not report.ok:
             raise AssertionError(report.format_failure())
         return report
+
+    def short_run(
+        self,
+        model: Any,
+        inputs: Any,
+        target: Any = None,
+        loss_fn: Callable[..., Any] | None = None,
+        *,
+        optimizer: Any = None,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        steps: int | None = None,
+        **bounds: Any,
+    ) -> TrainingReport:
+        """Train a deep copy for a few steps; same checks as ``assert_training_healthy``.
+
+        ``optimizer`` is a factory ``params -> optimizer``, an optimizer class (with
+        ``optimizer_kwargs``) or an optimizer instance (copied with its state); None trains with
+        Adam(lr=0.001). Bounds merge as for a probe; torch is seeded with the plugin's seed.
+        """
+        __tracebackhide__ = True
+        effective = self._merged(bounds)
+        _import_torch()
+        from pytest_gradcheck.assertions import assert_training_healthy
+
+        return assert_training_healthy(
+            model,
+            inputs,
+            target,
+            loss_fn,
+            optimizer=optimizer,
+            optimizer_kwargs=optimizer_kwargs,
+            steps=steps,
+            bounds=effective,
+            seed=self._settings.seed,
+        )
+
+    def overfit(
+        self,
+        model: Any,
+        inputs: Any,
+        target: Any = None,
+        loss_fn: Callable[..., Any] | None = None,
+        *,
+        optimizer: Any = None,
+        optimizer_kwargs: dict[str, Any] | None = None,
+        target_loss: float | None = None,
+        max_steps: int | None = None,
+    ) -> TrainingReport:
+        """Assert a deep copy can fit this one batch down to ``target_loss``
+        (``assert_can_overfit``)."""
+        __tracebackhide__ = True
+        _import_torch()
+        from pytest_gradcheck.assertions import assert_can_overfit
+
+        return assert_can_overfit(
+            model,
+            inputs,
+            target,
+            loss_fn,
+            optimizer=optimizer,
+            optimizer_kwargs=optimizer_kwargs,
+            target_loss=target_loss,
+            max_steps=max_steps,
+            seed=self._settings.seed,
+        )
+
+    def dropout(self, model: Any, inputs: Any) -> DropoutReport:
+        """Assert every dropout behaves (``assert_dropout_healthy``) on a deep copy."""
+        __tracebackhide__ = True
+        _import_torch()
+        from pytest_gradcheck.assertions import assert_dropout_healthy
+
+        return assert_dropout_healthy(model, inputs, seed=self._settings.seed)
+
+    def _merged(self, bounds: dict[str, Any]) -> Bounds:
+        """The fixture's bounds with a call's keywords applied; a bad one fails the test."""
+        __tracebackhide__ = True
+        try:
+            return self.bounds.merged(bounds, source="gradcheck(...)")
+        except BoundsError as error:
+            problem = str(error)
+        # Outside the except block, so pytest shows one message rather than a chained pair.
+        pytest.fail(problem, pytrace=False)
 
     def _record(self, report: GradientReport, bounds: Bounds) -> None:
         self.reports.append(report)
@@ -358,6 +474,88 @@ def gradcheck(request: pytest.FixtureRequest, gradcheck_bounds: Bounds) -> Gradc
     ``GradientReport``. Each report is kept for the terminal summary and ``--gradcheck-report``.
     """
     return GradcheckFixture(request.node, gradcheck_bounds, request.config.stash[_settings_key])
+
+
+# --------------------------------------------------------------------------------------------
+# --gradcheck-model: one generated test item per factory
+
+
+class GradcheckModelFailure(Exception):
+    """A ``--gradcheck-model`` item failed: the message is the whole report, no traceback."""
+
+
+class GradcheckModelItem(pytest.Item):
+    """The zero-code check of ``python -m pytest_gradcheck`` on one factory, as a test item."""
+
+    def __init__(self, *, spec: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.spec = spec
+
+    def runtest(self) -> None:
+        __tracebackhide__ = True
+        _import_torch()
+        from pytest_gradcheck.model_check import SpecError, load_case, run_checks
+
+        settings = self.config.stash[_settings_key]
+        saved = _seed_torch(settings.seed) if settings.seed is not None else None
+        try:
+            case = load_case(self.spec, cwd=self.config.invocation_params.dir)
+            check = run_checks(
+                case,
+                bounds=settings.bounds,
+                steps=self.config.stash[_model_steps_key],
+                seed=settings.seed,
+            )
+        except SpecError as error:
+            raise GradcheckModelFailure(f"cannot check {self.spec}: {error}") from error
+        finally:
+            if saved is not None:
+                _restore_torch_rng(saved)
+        # The probe joins the run's gradcheck summary and --gradcheck-report like a fixture's.
+        GradcheckFixture(self, settings.bounds, settings)._record(check.probe, settings.bounds)
+        if not check.ok:
+            raise GradcheckModelFailure(check.format_text())
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, GradcheckModelFailure):
+            text = str(excinfo.value)
+            cause = excinfo.value.__cause__
+            if cause is not None and self.config.option.verbose > 1:
+                # -vv: the traceback behind a usage error (the factory's or the import's).
+                import traceback
+
+                text += "\n\n" + "".join(
+                    traceback.format_exception(type(cause), cause, cause.__traceback__)
+                )
+            return text
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, None, str]:
+        return self.path, None, self.nodeid
+
+
+class GradcheckModels(pytest.Collector):
+    """The ``--gradcheck-model`` items of the run: node ids ``gradcheck_model::MODULE:FACTORY``."""
+
+    def collect(self) -> list[pytest.Item]:
+        return [
+            GradcheckModelItem.from_parent(self, name=spec, spec=spec)
+            for spec in self.config.getoption("gradcheck_model") or ()
+        ]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if not config.getoption("gradcheck_model"):
+        return
+    # Collected through pytest's own machinery, so they are counted and reported like tests;
+    # tryfirst, so that -k and -m deselect among them too.
+    collector = GradcheckModels.from_parent(
+        session, name="gradcheck_model", nodeid="gradcheck_model"
+    )
+    items.extend(session.genitems(collector))
 
 
 # --------------------------------------------------------------------------------------------

@@ -227,8 +227,10 @@ class GradientReport:
         seen: dict[str, Problem] = {}
         for p in problems:
             seen.setdefault(p.code, p)
+        from nnlint.catalog import static_twin
+
         for code, p in seen.items():
-            lines.append(f"{code} ({p.title}): {p.remedy}")
+            lines.append(f"{code} ({p.title}): {p.remedy} ({static_twin(code)})")
         return "\n".join(lines)
 
 

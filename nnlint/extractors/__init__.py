@@ -25,8 +25,9 @@ class Extractor:
     - ``qualnames``: canonical callee names (``torch.nn.Dropout``) whose calls it wants.
     - ``method_names``: last names of calls it wants whatever they resolve to
       (``step`` for ``optimizer.step()``, ``add`` for ``model.add(...)``).
-    - ``wants_everything``: receive every call with a dotted callee (costly; for families
-      that must see unknown helpers). Off by default.
+    - ``local_calls``: also receive calls of the file's own module-level functions and classes
+      by plain name (``make_layers(cfg)``, ``Net(depth=8)``), as far as they are defined above
+      the call.
     - ``on_call`` is called for each wanted call, in source order, after the walk (so that
       every import and assignment of the file is known); ``finish`` returns the facts.
     """
@@ -34,6 +35,7 @@ class Extractor:
     family: ClassVar[str]
     qualnames: ClassVar[frozenset[str]] = frozenset()
     method_names: ClassVar[frozenset[str]] = frozenset()
+    local_calls: ClassVar[bool] = False
 
     def __init__(self, facts: FileFacts) -> None:
         self.facts = facts
@@ -89,6 +91,7 @@ class DispatchTable:
         self.method_names: frozenset[str] = frozenset(
             m for e in self.extractors for m in e.method_names
         )
+        self.local_calls = any(e.local_calls for e in self.extractors)
         # Last callee names worth recording; import aliases of wanted qualnames are added per
         # file as the walker sees them.
         self.last_names: frozenset[str] = frozenset(

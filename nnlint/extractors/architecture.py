@@ -129,30 +129,58 @@ class ArchitectureExtractor(Extractor):
     # Calls that build a model outside a module class: the functions holding them are run.
     qualnames = _BUILDERS
     method_names = frozenset({"add"})
+    local_calls = True
 
     def __init__(self, facts: FileFacts) -> None:
         super().__init__(facts)
         self._root_scopes: dict[int, Scope] = {}
+        # Calls of the file's own functions and classes: (callee name, root scope, statement).
+        self._local_calls: list[tuple[str, Scope, int]] = []
+        # Module-level statements (by index) that build a model.
+        self._module_statements: set[int] = set()
 
     def on_call(self, site: CallSite) -> None:
-        if site.qualname not in _BUILDERS and site.method_name == "add":
-            if not _may_be_keras_add(site):
-                return
         scope = site.scope
         # The outermost function (or the module) holding the call is where the model is built.
         while scope.parent is not None and scope.parent.kind == "function":
             scope = scope.parent
-        if scope.kind == "function" and scope.enclosing_class is not None:
-            return  # methods run as part of their class
+        statement = site.context.statement_path[0] if site.context.statement_path else -1
+        if site.local_definition:
+            self._local_calls.append((site.callee[0], scope, statement))
+            return
+        if site.qualname not in _BUILDERS and site.method_name == "add":
+            if not _may_be_keras_add(site):
+                return
+        if scope.kind == "module":
+            self._module_statements.add(statement)
+        cls = scope.enclosing_class if scope.kind == "function" else None
+        if cls is not None and _framework(cls) is not None:
+            return  # methods of a model class run as part of their class
+        # A method of another class (a base class from another file, a builder object): run it
+        # on its own, without knowing `self`.
         self._root_scopes.setdefault(id(scope), scope)
 
     def finish(self) -> list[ModelPath]:
         facts = self.facts
         model_classes = [c for c in facts.classes if _framework(c) is not None]
+        # A call of a model class or of a function that builds a model makes its caller a
+        # builder too (`features = make_layers(CFG)`, `model = Net(depth=8)`).
+        module = facts.module_scope
+        builders = {
+            name for name, scope in module.function_scopes.items() if id(scope) in self._root_scopes
+        } | {c.name for c in model_classes if c.parent is module}
+        for name, scope, statement in self._local_calls:
+            if name not in builders:
+                continue
+            if scope.kind == "module":
+                self._module_statements.add(statement)
+            elif not (scope.enclosing_class and _framework(scope.enclosing_class)):
+                self._root_scopes.setdefault(id(scope), scope)
+        if self._module_statements:
+            self._module_statements = _with_dependencies(module, self._module_statements)
+            self._root_scopes.setdefault(id(module), module)
         if not model_classes and not self._root_scopes:
             return []
-        # Module-level code builds models too (`features = make_layers(CFG)`).
-        self._root_scopes.setdefault(id(facts.module_scope), facts.module_scope)
         interpreter = ModelInterpreter(
             facts.module_scope, facts.aliases, facts.module_binding_counts, make_layer, _framework
         )
@@ -201,19 +229,57 @@ class ArchitectureExtractor(Extractor):
 
     def _run_root(self, interpreter: ModelInterpreter, scope: Scope) -> None:
         if scope.kind == "module":
-            statements = [
-                s
-                for s in scope.node.body  # type: ignore[attr-defined]
-                if not isinstance(s, (cst.FunctionDef, cst.ClassDef))
-            ]
+            body = scope.node.body  # type: ignore[attr-defined]
+            statements = [body[i] for i in sorted(self._module_statements) if 0 <= i < len(body)]
             frame = Frame({}, scope)
             try:
                 interpreter.exec_block(statements, frame)
             except (_ReturnLike, _StopLike):
                 pass
             return
-        function = LocalFunction(scope.node, scope)  # type: ignore[arg-type]
+        cls = scope.enclosing_class
+        owner = None
+        if cls is not None and scope.first_param is not None:
+            # A method of a plain class (a model builder object): give it a `self` whose
+            # attributes and methods it can use.
+            owner = Instance(cls, {}, cls.node, "object")
+        function = LocalFunction(scope.node, scope, owner)  # type: ignore[arg-type]
         interpreter.run_function(function, [], {})
+
+
+def _with_dependencies(module: Scope, statements: set[int]) -> set[int]:
+    """Module-level statements to run: the builders and, transitively, the statements that
+    assign the names they read (`layers = []`, `x = Dense(64)(x)`). Everything else at module
+    level (large config tables, data loading) is not run; single assignments of constants are
+    read lazily when a name needs them."""
+    body = module.node.body  # type: ignore[attr-defined]
+    wanted = set(statements)
+    pending = list(statements)
+    while pending:
+        index = pending.pop()
+        if not 0 <= index < len(body):
+            continue
+        for name in _names_read(body[index]):
+            for assignment in module.assignments.get(name, ()):
+                path = assignment.context.statement_path
+                if path and path[0] < index and path[0] not in wanted:
+                    wanted.add(path[0])
+                    pending.append(path[0])
+    return wanted
+
+
+def _names_read(node: cst.CSTNode) -> set[str]:
+    names: set[str] = set()
+    stack: list[cst.CSTNode] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Name):
+            names.add(current.value)
+        elif isinstance(current, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        else:
+            stack.extend(current.children)
+    return names
 
 
 def _may_be_keras_add(site: CallSite) -> bool:

@@ -193,7 +193,8 @@ _KERAS_KINDS: dict[str, tuple[str, ...]] = {
         for d in (1, 2, 3)
     ),
     "reshape": ("Flatten", "Reshape", "Permute", "RepeatVector", "Cropping2D", "ZeroPadding2D"),
-    "other": ("InputLayer", "UpSampling1D", "UpSampling2D", "UpSampling3D", "Rescaling"),
+    # A Lambda has no weights, so it cannot hold a normalization layer's learned scale.
+    "other": ("InputLayer", "UpSampling1D", "UpSampling2D", "UpSampling3D", "Rescaling", "Lambda"),
 }
 _KERAS_ACTIVATION_LAYERS = {
     "ReLU": "relu",
@@ -378,7 +379,19 @@ KERAS_ACTIVATION_STRINGS = {
 # Containers: nn.Sequential applies its children in order; lists and dicts hold them.
 SEQUENTIAL = frozenset({"torch.nn.Sequential", "keras.Sequential", "keras.models.Sequential"})
 MODULE_LISTS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.ParameterList"})
-KERAS_MODEL = frozenset({"keras.Model", "keras.models.Model"})
+KERAS_MODEL = frozenset(
+    {
+        "keras.Model",
+        "keras.models.Model",
+        "keras.models.Functional",
+        "keras.src.models.Model",
+        "keras.src.models.Functional",
+        "keras.src.models.model.Model",
+        "keras.src.models.functional.Functional",
+        "keras.engine.training.Model",
+        "keras.engine.functional.Functional",
+    }
+)
 KERAS_INPUT = frozenset({"keras.Input", "keras.layers.Input"})
 # Keras merge layers: their inputs are several branches of the graph.
 KERAS_MERGES = frozenset(
@@ -401,3 +414,15 @@ KERAS_MERGES = frozenset(
 TORCH_CONCAT = frozenset(
     {"torch.cat", "torch.concat", "torch.concatenate", "torch.stack", "torch.add"}
 )
+
+
+def layer_info(qualname: str) -> LayerInfo | None:
+    """(kind, activation) of a layer class, also under a framework submodule path
+    (``torch.nn.modules.linear.Linear``, ``keras.layers.normalization.batch_normalization.X``)."""
+    info = LAYER_CLASSES.get(qualname)
+    if info is not None:
+        return info
+    for root in ("torch.nn.", "keras.layers."):
+        if qualname.startswith(root):
+            return LAYER_CLASSES.get(root + qualname.rsplit(".", 1)[-1])
+    return None

@@ -24,13 +24,13 @@ from nnlint.extractors.layers import (
     KERAS_INPUT,
     KERAS_MERGES,
     KERAS_MODEL,
-    LAYER_CLASSES,
     METHOD_ACTIVATIONS,
     MODULE_LISTS,
     NORM_WRAPPERS,
     PASSTHROUGH_METHODS,
     SEQUENTIAL,
     TORCH_CONCAT,
+    layer_info,
 )
 from nnlint.imports import AliasTable, dotted_parts
 from nnlint.semantic import Scope
@@ -221,11 +221,18 @@ def _join(a: Value, b: Value) -> tuple[Value, bool]:
         longer = a if len(a.items) >= len(b.items) else b
         return dataclasses.replace(longer, certain=False), False
     if isinstance(a, SeqModule) and isinstance(b, SeqModule) and a.origin is b.origin:
-        if len(a.children) == len(b.children):
+        if len(a.children) == len(b.children) and all(
+            _join(x, y)[1] for x, y in zip(a.children, b.children)
+        ):
             return a, True
         return dataclasses.replace(a, certain=False), False
-    if a is UNKNOWN or b is UNKNOWN:
-        return UNKNOWN, False
+    if isinstance(a, LayerModule) and isinstance(b, LayerModule):
+        same = (a.layer.kind, a.layer.name, a.layer.activation) == (
+            b.layer.kind,
+            b.layer.name,
+            b.layer.activation,
+        )
+        return (a, True) if same else (UNKNOWN, False)
     return UNKNOWN, False
 
 
@@ -273,6 +280,10 @@ class ModelInterpreter:
         self.owned_sequentials: set[int] = set()
         self._root = 0
         self._serial = 0
+        # (class, arguments) -> the instance built (with the arguments kept alive, since the
+        # key holds their ids); id(instance) -> what its forward does to a fresh input.
+        self._instance_cache: dict[tuple[Any, ...], tuple[Instance, Any, Any]] = {}
+        self._forward_cache: dict[int, tuple[Tensor, Value]] = {}
 
     # -- budget and roots ---------------------------------------------------------------------
 
@@ -345,12 +356,26 @@ class ModelInterpreter:
         return self.lookup(node.value, frame)
 
     def _eval_integer(self, node: cst.Integer, frame: Frame) -> Value:
-        return node.evaluated_value
+        text = node.value.replace("_", "")
+        try:
+            return int(text, 0)
+        except ValueError:
+            return UNKNOWN
 
     def _eval_float(self, node: cst.Float, frame: Frame) -> Value:
-        return node.evaluated_value
+        try:
+            return float(node.value.replace("_", ""))
+        except ValueError:
+            return UNKNOWN
 
     def _eval_string(self, node: cst.SimpleString, frame: Frame) -> Value:
+        # libcst's `evaluated_value` runs `ast.literal_eval`; plain literals are most of them.
+        text = node.value
+        quote = text[-1:]
+        if text[:1] == quote and "\\" not in text and len(text) >= 2:
+            if text[:3] == quote * 3:
+                return text[3:-3] if len(text) >= 6 else UNKNOWN
+            return text[1:-1]
         try:
             return node.evaluated_value
         except Exception:  # noqa: BLE001 - an odd literal is just unknown
@@ -358,6 +383,9 @@ class ModelInterpreter:
 
     def _eval_attribute(self, node: cst.Attribute, frame: Frame) -> Value:
         parts = dotted_parts(node)
+        if parts is not None and ".".join(parts) in frame.locals:
+            # An object stored on another object (`tf.model = keras.Sequential()`).
+            return frame.locals[".".join(parts)]
         if parts is not None and parts[0] not in frame.locals and parts[0] != "self":
             head = self.lookup(parts[0], frame)
             if isinstance(head, Ref):
@@ -672,6 +700,7 @@ class ModelInterpreter:
             applied = dataclasses.replace(layer, site=node)
             return inputs.then(applied)
         if isinstance(module, SeqModule):
+            module = self.latest(module)
             value = inputs
             for child in module.children:
                 # A Sequential applies its children where they are written.
@@ -682,6 +711,9 @@ class ModelInterpreter:
                 value = dataclasses.replace(value, certain=False)
             return value
         if isinstance(module, Instance):
+            if _looks_like_norm(module.cls.name) and isinstance(inputs, Tensor):
+                # The file's own normalization layer (`class BatchNorm(nn.Module)`).
+                return inputs.then(self.make_layer("norm", module.cls.name, node or module.origin))
             method = _find_method(module.cls, "forward", self) or _find_method(
                 module.cls, "call", self
             )
@@ -690,10 +722,27 @@ class ModelInterpreter:
                     where = node or module.origin
                     return inputs.then(self.make_layer("opaque", module.cls.name, where))
                 return UNKNOWN
-            return self.run_function(
-                LocalFunction(method[0], method[1], owner=module),
-                [inputs, *rest],
-                keywords or {},
+            forward = LocalFunction(method[0], method[1], owner=module)
+            if not isinstance(inputs, Tensor) or rest or keywords:
+                return self.run_function(forward, [inputs, *rest], keywords or {})
+            # What forward adds to one input does not depend on the layers before it: work
+            # it out once per instance and append it to every input.
+            delta = self._forward_cache.get(id(module))
+            if delta is None:
+                start = self.fresh_tensor()
+                out = self.run_function(forward, [start], {})
+                delta = (start, out)
+                self._forward_cache[id(module)] = delta
+            start, out = delta
+            if not isinstance(out, Tensor) or out.root != start.root:
+                return (
+                    out if not isinstance(out, Tensor) else dataclasses.replace(out, certain=False)
+                )
+            return Tensor(
+                inputs.root,
+                inputs.path + out.path,
+                residual=inputs.residual or out.residual,
+                certain=inputs.certain and out.certain,
             )
         if isinstance(inputs, Tensor):
             where = node or getattr(module, "origin", None) or _NOWHERE
@@ -715,8 +764,9 @@ class ModelInterpreter:
         if qualname.startswith("builtins."):
             return self._builtin(qualname[9:], node, frame)
         positional, keywords, complete = self.args(node, frame)
-        if qualname in LAYER_CLASSES:
-            return LayerModule(self._layer(qualname, node, positional, keywords))
+        info = layer_info(qualname)
+        if info is not None:
+            return LayerModule(self._layer(qualname, info, node, positional, keywords))
         if qualname in SEQUENTIAL:
             return self._sequential(qualname, node, positional, keywords, complete)
         if qualname in MODULE_LISTS:
@@ -815,10 +865,15 @@ class ModelInterpreter:
         return UNKNOWN
 
     def _layer(
-        self, qualname: str, node: cst.Call, positional: list[Value], keywords: dict[str, Value]
+        self,
+        qualname: str,
+        info: tuple[str, str | None],
+        node: cst.Call,
+        positional: list[Value],
+        keywords: dict[str, Value],
     ) -> Layer:
-        kind, activation = LAYER_CLASSES[qualname]
-        if qualname == "keras.layers.Activation":
+        kind, activation = info
+        if qualname.endswith(".Activation"):
             activation = _activation_name(
                 positional[0] if positional else keywords.get("activation")
             )
@@ -827,7 +882,7 @@ class ModelInterpreter:
             if fused is None and qualname.endswith((".Dense",)) and len(positional) > 1:
                 fused = positional[1]
             activation = _activation_name(fused) if fused is not None else None
-        if qualname == "torch.nn.LeakyReLU":
+        if qualname.endswith(".LeakyReLU"):
             slope = keywords.get("negative_slope", positional[0] if positional else 0.01)
             if slope == 0:
                 activation = "relu"
@@ -871,6 +926,13 @@ class ModelInterpreter:
         self._track(seq)
         return seq
 
+    def latest(self, value: Value) -> Value:
+        """A Sequential is one mutable object: every reference sees the layers added through
+        any other (`model = self.model; model.add(...)`)."""
+        if isinstance(value, SeqModule):
+            return self.sequentials.get(value.serial, value)
+        return value
+
     def _track(self, seq: SeqModule) -> None:
         key = seq.serial
         self.sequentials[key] = seq
@@ -881,6 +943,7 @@ class ModelInterpreter:
         self, node: cst.Call, target: cst.BaseExpression, receiver: Value, name: str, frame: Frame
     ) -> None:
         positional, keywords, complete = self.args(node, frame)
+        receiver = self.latest(receiver)
         items = list(_children(receiver))
         certain = _certain(receiver) and complete and frame.certain
         if name in ("append", "add") and positional:
@@ -931,15 +994,22 @@ class ModelInterpreter:
         if framework is None:
             return UNKNOWN
         explicit = isinstance(node, cst.Call) and bool(node.args)
-        instance = Instance(cls, {}, node, framework, explicit_args=explicit)
         init = _find_method(cls, "__init__", self)
+        positional: list[Value] = []
+        keywords: dict[str, Value] = {}
+        if init is not None and isinstance(node, cst.Call) and frame is not None:
+            positional, keywords, complete = self.args(node, frame)
+            if not complete:
+                return UNKNOWN
+        # The same class built with the same arguments builds the same layers (twelve
+        # identical transformer blocks): build it once.
+        key = _call_key(cls, positional, keywords)
+        if key is not None and key in self._instance_cache:
+            return self._instance_cache[key][0]
+        instance = Instance(cls, {}, node, framework, explicit_args=explicit)
+        if key is not None:
+            self._instance_cache[key] = (instance, positional, keywords)
         if init is not None:
-            if isinstance(node, cst.Call) and frame is not None:
-                positional, keywords, complete = self.args(node, frame)
-                if not complete:
-                    return UNKNOWN
-            else:
-                positional, keywords = [], {}
             self.in_class_init += 1
             try:
                 self.run_function(
@@ -1121,7 +1191,12 @@ class ModelInterpreter:
         """An undecidable branch: run both arms on copies and keep what they agree on."""
         outcomes: list[tuple[Frame, bool]] = []  # (frame, finished by return/raise)
         stops: list[type[_Stop]] = []
+        # Containers are mutable objects: each arm starts from the same state, and the
+        # states they leave are joined like the frames.
+        before = dict(self.sequentials)
+        after: list[dict[int, SeqModule]] = []
         for arm in (first, second):
+            self.sequentials = dict(before)
             branch = frame.copy()
             finished = False
             try:
@@ -1134,6 +1209,8 @@ class ModelInterpreter:
                 finished = True
                 stops.append(type(stop))
             outcomes.append((branch, finished))
+            after.append(self.sequentials)
+        self.sequentials = _join_sequentials(*after)
         (a, a_done), (b, b_done) = outcomes
         frame.returns = a.returns + [r for r in b.returns if r not in a.returns]
         if a_done and b_done:
@@ -1248,11 +1325,59 @@ class ModelInterpreter:
             and frame.locals.get(target.value.value) is frame.self_obj
         ):
             frame.self_obj.attrs[target.attr.value] = value
+        elif isinstance(target, cst.Attribute) and dotted_parts(target) is not None:
+            frame.locals[".".join(dotted_parts(target) or ())] = value
         elif isinstance(target, cst.Subscript):
             base = self.eval(target.value, frame)
             if isinstance(base, (PyList, PyDict, ListModule)):
                 # `layers[i] = ...`, `blocks["x"] = ...`: we lose track of the container.
                 self.assign(target.value, dataclasses.replace(base, certain=False), frame)
+
+
+def _value_key(value: Value) -> Any:
+    """A hashable stand-in for an argument value (identity for objects), or None."""
+    if _is_atom(value):
+        return (type(value).__name__, value)
+    if value is UNKNOWN:
+        return ("?",)
+    if isinstance(value, Ref):
+        return ("ref", value.qualname)
+    if isinstance(value, LocalClass):
+        return ("class", id(value.scope))
+    if isinstance(value, PyList):
+        items = tuple(_value_key(item) for item in value.items)
+        return None if None in items else ("list", value.is_tuple, value.certain, items)
+    if isinstance(value, PyDict):
+        pairs = tuple((_value_key(k), _value_key(v)) for k, v in value.items)
+        flat = [x for pair in pairs for x in pair]
+        return None if None in flat else ("dict", value.certain, pairs)
+    return ("object", id(value))
+
+
+def _call_key(cls: Scope, positional: Sequence[Value], keywords: dict[str, Value]) -> Any:
+    args = tuple(_value_key(v) for v in positional)
+    kwargs = tuple(sorted((k, _value_key(v)) for k, v in keywords.items()))
+    if None in args or any(v is None for _, v in kwargs):
+        return None
+    return (id(cls), args, kwargs)
+
+
+def _join_sequentials(a: dict[int, SeqModule], b: dict[int, SeqModule]) -> dict[int, SeqModule]:
+    joined = dict(a)
+    for serial, seq in b.items():
+        other = joined.get(serial)
+        if other is None or other is seq:
+            joined[serial] = seq
+            continue
+        value, agree = _join(other, seq)
+        joined[serial] = (
+            value
+            if agree
+            else dataclasses.replace(
+                other if len(other.children) >= len(seq.children) else seq, certain=False
+            )
+        )
+    return joined
 
 
 def _join_name(qualname: str, rest: Sequence[str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from nnlint.catalog import EXPLODING_GRADIENTS
+from nnlint.catalog import LEARNING_RATE
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
 from nnlint.rules._dropout import expression_text
@@ -74,7 +74,7 @@ class LearningRateTooHigh(Rule):
         "dead ReLU units; lower it"
     )
     severity = Severity.WARNING
-    failure_mode = EXPLODING_GRADIENTS
+    failure_mode = LEARNING_RATE
     options = {"sgd-threshold": 2.0, "adaptive-threshold": 0.1}
     # The optimizer classes as called (`Adam(` also matches `NAdam(`, `RAdam(`, `SparseAdam(`;
     # `SGD(` matches `ASGD(`; `Optimizer(` TF1's `AdamOptimizer(`...): "optim" alone is in

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from nnlint.catalog import EXPLODING_GRADIENTS
+from nnlint.catalog import NOT_LEARNING
 from nnlint.extractors.training import LoopCall
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
@@ -73,7 +73,7 @@ class MissingZeroGrad(Rule):
         "iterations; call `optimizer.zero_grad()` each iteration"
     )
     severity = Severity.ERROR
-    failure_mode = EXPLODING_GRADIENTS
+    failure_mode = NOT_LEARNING
     triggers = (b"backward(",)
 
     VALID = [
