@@ -8,6 +8,7 @@ from nnlint.catalog import EXPLODING_GRADIENTS
 from nnlint.extractors.training import layer_kind
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
+from nnlint.rules._architecture import ARCHITECTURE_TRIGGERS
 from nnlint.rules._training import init_target, training_facts
 from nnlint.rules.base import Invalid, Rule, Valid, Violation
 
@@ -54,7 +55,8 @@ class InitScaleTooLarge(Rule):
     severity = Severity.WARNING
     failure_mode = EXPLODING_GRADIENTS
     options = {"threshold": 1.0}
-    triggers = (b"normal_(", b"uniform_(", b"kernel_initializer")
+    # Only the weights of a known Linear/Conv/Dense layer are checked (see NN303).
+    triggers = ARCHITECTURE_TRIGGERS
 
     VALID = [
         "import torch.nn as nn\n\nclass M(nn.Module):\n    def __init__(self):\n"

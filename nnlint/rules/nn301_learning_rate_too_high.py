@@ -87,7 +87,6 @@ class LearningRateTooHigh(Rule):
         b"Adamax(",
         b"RMSprop(",
         b"Adagrad(",
-        b"Lion(",
         b"Optimizer(",
     )
 

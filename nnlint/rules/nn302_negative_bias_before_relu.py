@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from nnlint.catalog import DEAD_RELU
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
+from nnlint.rules._architecture import ARCHITECTURE_TRIGGERS
 from nnlint.rules._training import init_target, training_facts
 from nnlint.rules.base import Invalid, Rule, Violation
 
@@ -43,7 +44,8 @@ class NegativeBiasBeforeReLU(Rule):
     MESSAGE = "Negative constant bias before a ReLU: units start dead; initialise biases at 0"
     severity = Severity.WARNING
     failure_mode = DEAD_RELU
-    triggers = (b"bias_initializer", b"constant_(", b"fill_(")
+    # Only the bias of a known Linear/Conv/Dense layer is checked (see NN303).
+    triggers = ARCHITECTURE_TRIGGERS
 
     VALID = [
         "from tensorflow.keras import initializers, layers\n"

@@ -8,6 +8,7 @@ from nnlint.catalog import CONSTANT_INITIALIZATION
 from nnlint.extractors.training import layer_kind
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
+from nnlint.rules._architecture import ARCHITECTURE_TRIGGERS
 from nnlint.rules._training import HIDDEN_ACTIVATIONS, init_target, training_facts
 from nnlint.rules.base import Invalid, Rule, Violation
 
@@ -61,7 +62,9 @@ class ConstantWeightInit(Rule):
     )
     severity = Severity.WARNING
     failure_mode = CONSTANT_INITIALIZATION
-    triggers = (b"zeros_(", b"constant_(", b"ones_(", b"zero_()", b"fill_(", b"kernel_initializer")
+    # Only the weights of a known Linear/Conv/Dense layer are checked, so a file without one
+    # cannot have a finding (and files with one are parsed for the architecture rules anyway).
+    triggers = ARCHITECTURE_TRIGGERS
 
     VALID = [
         # Norm weights start at 1 and biases at 0 on purpose.
