@@ -1,18 +1,25 @@
 """Measure the probe on the healthy and pathological zoo models; print the table of the defaults.
 
-Usage: python benchmarks/measure_defaults.py [--seeds 3] [--full-resnet] [--markdown]
-The numbers in docs/gradcheck-defaults.md come from this script.
+Usage: python benchmarks/measure_defaults.py [--seeds 3] [--full-resnet] [--markdown] [--models ...]
+The numbers in docs/gradcheck-defaults.md come from this script. ``vanishing_ratio`` is the depth
+ratio the checks use (first/last member of the most extreme repeated layer role, ``compared``);
+``first_last`` is the plain first/last weight-layer ratio, for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
+from pathlib import Path
 
 import torch
 
 from pytest_gradcheck import Bounds, probe
-from pytest_gradcheck._zoo import HEALTHY, PATHOLOGICAL, build
+
+# The reference models are test support code, kept out of the wheel.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "gradcheck"))
+from model_zoo import HEALTHY, PATHOLOGICAL, build  # noqa: E402
 
 
 def _fmt(value: float | None) -> str:
@@ -21,6 +28,13 @@ def _fmt(value: float | None) -> str:
     if not math.isfinite(value):
         return str(value)
     return f"{value:.2e}"
+
+
+def _compared(report) -> str:
+    """The role the depth ratio compared (``first/last`` when no role repeats)."""
+    if report.vanishing_pair is None:
+        return "-"
+    return report.depth_role.split(":", 1)[1] if report.depth_role else "first/last"
 
 
 def measure(name: str, seed: int, small: bool) -> dict[str, object]:
@@ -46,6 +60,8 @@ def measure(name: str, seed: int, small: bool) -> dict[str, object]:
         "max_grad_norm": max((layer.grad_norm for layer in finite), default=None),
         "min_grad_rms": min((layer.grad_rms for layer in weight), default=None),
         "vanishing_ratio": report.vanishing_ratio,
+        "compared": _compared(report),
+        "first_last": weight[0].grad_rms / weight[-1].grad_rms if len(weight) > 1 else None,
         "growth": report.growth_per_layer,
         "max_dead": max(dead, default=None),
         "max_saturated": max(sat, default=None),
@@ -57,6 +73,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--full-resnet", action="store_true", help="width-64 ResNet-18 (slow)")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--models", nargs="+", help="only these zoo models")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     print(f"defaults: {Bounds().as_dict()}")
@@ -70,12 +87,14 @@ def main() -> None:
         "max_grad_norm",
         "min_grad_rms",
         "vanishing_ratio",
+        "compared",
+        "first_last",
         "growth",
         "max_dead",
         "max_saturated",
     ]
     rows = []
-    for name in HEALTHY + PATHOLOGICAL:
+    for name in args.models or HEALTHY + PATHOLOGICAL:
         for seed in range(args.seeds):
             row = measure(name, seed, small=not args.full_resnet)
             rows.append(

@@ -17,16 +17,22 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from typing import Any, Callable
 
 import torch
 from torch.nn import functional as F
 
-from pytest_gradcheck._zoo import CifarResNet18
 from pytest_gradcheck.dropout import check_dropout
 from pytest_gradcheck.model_check import ModelCase, run_checks
 from pytest_gradcheck.training import short_run
+
+# The reference models are test support code, kept out of the wheel.
+sys.path.insert(
+    0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "gradcheck")
+)
+from model_zoo import CifarResNet18  # noqa: E402
 
 TARGET_S = 5.0
 

@@ -17,7 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 import nnlint
-from nnlint.findings import Finding
+from nnlint.findings import Applicability, Finding
+
+_APPLICABILITIES = frozenset(a.value for a in Applicability)
 
 CACHE_DIR_NAME = ".nnlint_cache"
 CACHE_LAYOUT = "v1"
@@ -66,7 +68,17 @@ def default_cache_dir(project_root: str) -> str:
 def encode_findings(findings: Sequence[Finding]) -> bytes:
     """Findings as compact JSON, without their path (an entry is keyed by content, not location)."""
     rows = [
-        [f.line, f.column, f.code, f.message, f.end_line, f.end_column, f.fixable, f.fix_title]
+        [
+            f.line,
+            f.column,
+            f.code,
+            f.message,
+            f.end_line,
+            f.end_column,
+            f.fixable,
+            f.fix_title,
+            f.fix_applicability.value,
+        ]
         for f in findings
     ]
     return json.dumps(rows, separators=(",", ":")).encode()
@@ -79,7 +91,8 @@ def decode_findings(raw: bytes, path: str) -> list[Finding] | None:
         if not isinstance(rows, list):
             return None
         findings = []
-        for line, column, code, message, end_line, end_column, fixable, fix_title in rows:
+        for row in rows:
+            line, column, code, message, end_line, end_column, fixable, fix_title, safety = row
             if not (
                 type(line) is int
                 and type(column) is int
@@ -89,10 +102,22 @@ def decode_findings(raw: bytes, path: str) -> list[Finding] | None:
                 and isinstance(message, str)
                 and isinstance(fixable, bool)
                 and (fix_title is None or isinstance(fix_title, str))
+                and safety in _APPLICABILITIES
             ):
                 return None
             findings.append(
-                Finding(path, line, column, code, message, end_line, end_column, fixable, fix_title)
+                Finding(
+                    path,
+                    line,
+                    column,
+                    code,
+                    message,
+                    end_line,
+                    end_column,
+                    fixable,
+                    fix_title,
+                    Applicability(safety),
+                )
             )
         return findings
     except (ValueError, TypeError):

@@ -140,6 +140,7 @@ class _Project:
         self._finder = ConfigFinder()
         self._resolved: dict[str | None, tuple[ResolvedSettings, PerFileIgnores]] = {}
         self._rules: list[Any] | None = None
+        self._severities: dict[str, str] | None = None
         self.settings_cache: Any = None
 
     @property
@@ -147,6 +148,19 @@ class _Project:
         if self._rules is None:
             self._rules = _all_rules()
         return self._rules
+
+    def severity(self, code: str) -> str:
+        """The severity of a rule (``error``/``warning``), from the settings cache when warm."""
+        if self._severities is None:
+            key = None
+            if self.settings_cache is not None:
+                key = self.settings_cache.key("severities")
+                self._severities = self.settings_cache.get(key)
+            if self._severities is None:
+                self._severities = {r.code: r.severity.value for r in self.rules}
+                if key is not None:
+                    self.settings_cache.put(key, self._severities)
+        return self._severities.get(code, "error")
 
     def config_for(self, path: str) -> Config:
         if self._forced is not None:
@@ -196,7 +210,18 @@ class _Project:
 @click.option("--statistics", is_flag=True, help="Show a count per rule instead of each finding.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--fix", is_flag=True, help="Apply safe fixes in place.")
+@click.option(
+    "--unsafe-fixes/--no-unsafe-fixes",
+    default=False,
+    help="Also apply (and mark as fixable) fixes that may change what the author chose on purpose.",
+)
+@click.option("--show-fixes", is_flag=True, help="List the fixes `--fix` applies (or would apply).")
 @click.option("--diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
+@click.option(
+    "--add-noqa",
+    is_flag=True,
+    help="Add `# noqa: CODE` to every line with a finding (to baseline a legacy code base).",
+)
 @click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
 @click.option(
     "--cache-dir",
@@ -221,6 +246,17 @@ class _Project:
     help="Apply `exclude` to files named on the command line too (pre-commit uses this).",
 )
 @click.option(
+    "--respect-gitignore/--no-respect-gitignore",
+    default=None,
+    help="Skip files ignored by .gitignore, .ignore and .git/info/exclude [default: respect].",
+)
+@click.option("--show-files", is_flag=True, help="Print the files that would be linted; lint none.")
+@click.option(
+    "--show-settings",
+    is_flag=True,
+    help="Print the settings that govern the first path (or stdin); lint nothing.",
+)
+@click.option(
     "-j",
     "--jobs",
     type=click.IntRange(min=1),
@@ -242,19 +278,25 @@ def check(
     statistics: bool,
     exit_zero: bool,
     fix: bool,
+    unsafe_fixes: bool,
+    show_fixes: bool,
     diff: bool,
+    add_noqa: bool,
     no_cache: bool,
     cache_dir: str | None,
     config_path: str | None,
     stdin_filename: str | None,
     force_exclude: bool,
+    respect_gitignore: bool | None,
+    show_files: bool,
+    show_settings: bool,
     jobs: int | None,
     quiet: bool,
 ) -> None:
-    """Lint PATHS (files or folders; default: the current folder; `-` reads stdin)."""
+    """Lint PATHS (files, folders, notebooks; default: the current folder; `-` reads stdin)."""
     from nnlint.cache import ResultCache, SettingsCache, default_cache_dir
     from nnlint.discovery import iter_python_files
-    from nnlint.runner import LintJob, run
+    from nnlint.runner import run
 
     paths = paths or (".",)
     use_stdin = "-" in paths
@@ -262,6 +304,8 @@ def check(
         raise UserError("`-` (stdin) cannot be combined with other paths")
     if stdin_filename is not None and not use_stdin:
         raise UserError("--stdin-filename is only meaningful when linting stdin (`-`)")
+    if add_noqa and (fix or diff):
+        raise UserError("--add-noqa cannot be combined with --fix or --diff")
     cli_selection = RuleSelection(
         select=_comma_list(select) if select else None,
         extend_select=_comma_list(extend_select),
@@ -283,43 +327,84 @@ def check(
         directory = cache_dir or default_cache_dir(arg_configs[0][1].root)
         cache = ResultCache(directory)
         project.settings_cache = SettingsCache(directory)
+    # Resolved up front, so that a bad selector is an error whether or not a file is found.
+    for raw, config in arg_configs:
+        project.settings_for(config, raw)
 
-    lint_jobs: list[LintJob] = []
+    if show_settings:
+        raw, config = arg_configs[0]
+        click.echo(_settings_text(project, raw, config, respect_gitignore, cache_dir, no_cache))
+        ctx.exit(EXIT_OK)
+
+    inputs = _Inputs()
     if use_stdin:
         name, config = arg_configs[0]
-        source = sys.stdin.buffer.read()
-        lint_jobs.append(
-            LintJob(path=name, settings=project.settings_for(config, name), source=source)
-        )
+        inputs.add(name, project.settings_for(config, name), sys.stdin.buffer.read())
     else:
         # As ruff: each file is governed by its nearest configuration, so a sub-project's
         # pyproject.toml applies below it (its excludes too) when the walk enters it.
-        def exclude_for(path: str) -> Any:
-            return project.config_for(path).exclude_matcher
+        def rules_for(path: str) -> Any:
+            return project.config_for(path).discovery_rules
+
+        def loop_warning(path: str) -> None:
+            click.echo(f"warning: skipping {_display_path(path)}: a symbolic link loop", err=True)
 
         raw_paths = [raw for raw, _ in arg_configs]
-        for discovered in iter_python_files(raw_paths, exclude_for, force_exclude=force_exclude):
+        gitignore = respect_gitignore
+        if gitignore is None:
+            gitignore = arg_configs[0][1].respect_gitignore is not False
+        for discovered in iter_python_files(
+            raw_paths,
+            rules_for,
+            force_exclude=force_exclude,
+            respect_gitignore=gitignore,
+            on_symlink_loop=loop_warning,
+        ):
             display = _display_path(discovered.path)
+            if show_files:
+                click.echo(display)
+                continue
             config = project.config_for(discovered.path)
-            lint_jobs.append(LintJob(path=display, settings=project.settings_for(config, display)))
+            inputs.add(display, project.settings_for(config, display))
+        if show_files:
+            ctx.exit(EXIT_OK)
+        if not inputs.jobs and not inputs.findings:
+            click.echo(f"warning: No Python files found under {', '.join(raw_paths)}", err=True)
+            ctx.exit(EXIT_OK)
 
     result = run(
-        lint_jobs,
+        inputs.jobs,
         cache=cache,
         fix=fix or diff,
+        unsafe_fixes=unsafe_fixes,
         jobs=jobs if jobs is not None else (os.cpu_count() or 1),
     )
+    fixed_by_path = inputs.finish(result)
+
+    if add_noqa:
+        from nnlint.suppression import add_noqa_directives
+
+        added = add_noqa_directives(result.findings, lambda path: inputs.notebook_whole(path)[0])
+        if not quiet:
+            click.echo(f"Added {_plural(added, 'noqa directive')}.", err=True)
+        ctx.exit(EXIT_OK)
 
     out = sys.stdout
     if diff:
-        ctx.exit(_report_diff(result, quiet, exit_zero))
+        ctx.exit(_report_diff(inputs, result, quiet, exit_zero))
 
-    fixed_by_path = {f.path: f for f in result.fixed_files}
+    before_fix: list[Finding] = []
+    if show_fixes and fix and result.fixed_files:
+        # The findings of the fixed files before fixing, to list what the fixes removed.
+        before_fix = run(
+            [job for job in inputs.jobs if job.path in fixed_by_path], cache=cache, jobs=1
+        ).findings
+        before_fix = inputs.map_findings(before_fix)
     if fix and use_stdin:
         # As ruff: the fixed code goes to stdout, diagnostics to stderr.
-        job = lint_jobs[0]
+        job = inputs.jobs[0]
         fixed = fixed_by_path.get(job.path)
-        sys.stdout.buffer.write(fixed.fixed if fixed else (job.source or b""))
+        sys.stdout.buffer.write(fixed.fixed if fixed else inputs.original(job.path))
         sys.stdout.flush()
         out = sys.stderr
     elif fix:
@@ -332,7 +417,6 @@ def check(
                 raise UserError(
                     f"cannot write fixes to {fixed_file.path}: {exc.strerror}"
                 ) from None
-
     # The concise format needs no rule metadata: a warm run then never imports the rules.
     needs_rules = output_format == "sarif" or (
         bool(result.findings) and (output_format != "concise" or statistics)
@@ -350,42 +434,168 @@ def check(
     else:
         from nnlint.formats import render
 
-        sources = None
-        if use_stdin and lint_jobs[0].source is not None:
-            sources = {
-                lint_jobs[0].path: lint_jobs[0].source.decode("utf-8", "replace").split("\n")
-            }
         edits = None
         if output_format == "json" and not fix and any(f.fixable for f in findings):
-            edits = _fix_edits(lint_jobs, findings, jobs)
+            edits = _fix_edits(inputs, findings, jobs, unsafe_fixes=unsafe_fixes)
         out.write(
-            render(output_format, findings, lookup, all_rules=rules, sources=sources, edits=edits)
+            render(
+                output_format,
+                findings,
+                lookup,
+                all_rules=rules,
+                sources=inputs.stdin_sources(),
+                cell_sources=inputs.cell_sources(),
+                edits=edits,
+                unsafe_fixes=unsafe_fixes,
+            )
         )
 
+    if show_fixes:
+        _print_fixes(out, result, before_fix, fix, unsafe_fixes, project)
     if not quiet and output_format in ("concise", "full"):
-        _print_summary(out, findings, result.fixed_count, fix)
+        _print_summary(out, findings, result.fixed_count, fix, unsafe_fixes, project.severity)
     out.flush()
     ctx.exit(EXIT_FINDINGS if findings and not exit_zero else EXIT_OK)
 
 
-def _fix_edits(lint_jobs: Sequence[Any], findings: Sequence[Finding], jobs: int | None) -> Any:
+class _Inputs:
+    """The files of one run as the runner sees them: notebooks become their virtual Python
+    file, and their findings and fixes are mapped back to cells afterwards."""
+
+    def __init__(self) -> None:
+        from nnlint.runner import LintJob
+
+        self._job_type = LintJob
+        self.jobs: list[Any] = []
+        self.notebooks: dict[str, Any] = {}
+        self.findings: list[Finding] = []  # notebooks that could not be read
+        self._stdin: tuple[str, bytes] | None = None
+        self.virtual_fixed: dict[str, str] = {}
+
+    def add(self, path: str, settings: ResolvedSettings, source: bytes | None = None) -> None:
+        from_stdin = source is not None
+        notebook_name = path if source is None else (path if path != "-" else "")
+        if notebook_name.endswith(".ipynb"):
+            from nnlint.notebook import NotebookError, read_notebook
+            from nnlint.runner import SYNTAX_ERROR_CODE, read_error_finding
+
+            try:
+                if source is None:
+                    with open(path, "rb") as fh:
+                        source = fh.read()
+                notebook = read_notebook(source)
+            except OSError as exc:
+                self.findings.append(read_error_finding(path, exc))
+                return
+            except NotebookError as exc:
+                self.findings.append(
+                    Finding(path, 1, 1, SYNTAX_ERROR_CODE, f"Cannot read notebook: {exc}", 1, 1)
+                )
+                return
+            self.jobs.append(self._job_type(path, settings, notebook.virtual_bytes))
+            if not from_stdin:
+                # The JSON (outputs and all, often megabytes) is read again only if a fix is
+                # written, so a run over many notebooks holds just their code.
+                notebook.text = ""
+                source = None
+            self.notebooks[path] = (notebook, source)
+            return
+        if source is not None:
+            self._stdin = (path, source)
+        self.jobs.append(self._job_type(path, settings, source))
+
+    def original(self, path: str) -> bytes:
+        if path in self.notebooks:
+            return self.notebook_whole(path)[1]
+        return self._stdin[1] if self._stdin is not None else b""
+
+    def notebook_whole(self, path: str) -> tuple[Any, bytes]:
+        """The notebook at ``path`` with its whole JSON text, read again if it was dropped."""
+        from nnlint.notebook import read_notebook
+
+        notebook, raw = self.notebooks[path]
+        if raw is None:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+            again = read_notebook(raw)
+            if again.virtual != notebook.virtual:
+                raise UserError(f"{path} changed while it was being linted; nothing was written")
+            notebook = again
+        return notebook, raw
+
+    def map_findings(self, findings: Sequence[Finding]) -> list[Finding]:
+        mapped = [
+            self.notebooks[f.path][0].map_finding(f) if f.path in self.notebooks else f
+            for f in findings
+        ]
+        return sorted(mapped, key=Finding.sort_key)
+
+    def finish(self, result: Any) -> dict[str, Any]:
+        """Map ``result`` (in place) to cells; return the fixed files by path."""
+        from nnlint.runner import internal_error_finding
+
+        fixed_files = []
+        for fixed in result.fixed_files:
+            if fixed.path not in self.notebooks:
+                fixed_files.append(fixed)
+                continue
+            notebook, raw = self.notebook_whole(fixed.path)
+            text = notebook.fixed_text(fixed.fixed.decode("utf-8"))
+            if text is None:
+                result.findings.append(
+                    internal_error_finding(
+                        fixed.path, RuntimeError("the fixes could not be mapped back to cells")
+                    )
+                )
+                continue
+            self.virtual_fixed[fixed.path] = fixed.fixed.decode("utf-8")
+            fixed.original, fixed.fixed = raw, text.encode("utf-8")
+            fixed_files.append(fixed)
+        result.fixed_files = fixed_files
+        result.findings = self.map_findings([*result.findings, *self.findings])
+        return {f.path: f for f in fixed_files}
+
+    def stdin_sources(self) -> dict[str, list[str]] | None:
+        if self._stdin is None:
+            return None
+        path, source = self._stdin
+        return {path: source.decode("utf-8", "replace").split("\n")}
+
+    def cell_sources(self) -> dict[tuple[str, int], list[str]]:
+        return {
+            (path, number): lines
+            for path, (notebook, _) in self.notebooks.items()
+            for number, lines in notebook.cell_lines().items()
+        }
+
+
+def _fix_edits(
+    inputs: _Inputs, findings: Sequence[Finding], jobs: int | None, *, unsafe_fixes: bool
+) -> Any:
     """The edits of each fixable finding, for the JSON format (as ruff's ``fix.edits``).
 
-    Only files with a fixable finding are linted again, in fix mode and without the cache.
+    Only files with a fixable finding are linted again, in fix mode (unsafe fixes included, so
+    that every fix shows its edits) and without the cache. Notebook edits count rows within
+    their cell.
     """
     from nnlint.formats import assign_edits, edits_between
     from nnlint.runner import run
 
     fixable_paths = {f.path for f in findings if f.fixable}
-    wanted = [job for job in lint_jobs if job.path in fixable_paths]
-    result = run(wanted, cache=None, fix=True, jobs=jobs or (os.cpu_count() or 1))
+    wanted = [job for job in inputs.jobs if job.path in fixable_paths]
+    result = run(
+        wanted, cache=None, fix=True, unsafe_fixes=True, jobs=jobs or (os.cpu_count() or 1)
+    )
     edits: dict[Finding, Any] = {}
     for fixed in result.fixed_files:
         changes = edits_between(
             fixed.original.decode("utf-8", "replace"), fixed.fixed.decode("utf-8", "replace")
         )
         in_file = [f for f in findings if f.path == fixed.path]
-        edits.update(assign_edits(in_file, changes))
+        if fixed.path in inputs.notebooks:
+            notebook = inputs.notebooks[fixed.path][0]
+            changes = [notebook.map_edit(change) for change in changes]
+        edits.update(assign_edits(in_file, [c for c in changes if c is not None]))
     return edits
 
 
@@ -393,33 +603,164 @@ def _plural(n: int, word: str = "error") -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _print_summary(out: Any, findings: Sequence[Finding], fixed: int, fix_mode: bool) -> None:
+def _by_severity(findings: Sequence[Finding], severity_of: Any) -> str:
+    """``2 errors and 1 warning``: the findings counted by their rules' severity."""
+    errors = sum(1 for f in findings if severity_of(f.code) != "warning")
+    warnings = len(findings) - errors
+    parts = [_plural(errors)] if errors else []
+    if warnings:
+        parts.append(_plural(warnings, "warning"))
+    return " and ".join(parts) or "0 errors"
+
+
+def _applies(finding: Finding, unsafe_fixes: bool) -> bool:
+    from nnlint.formats import fix_applies
+
+    return fix_applies(finding, unsafe_fixes=unsafe_fixes)
+
+
+def _print_summary(
+    out: Any,
+    findings: Sequence[Finding],
+    fixed: int,
+    fix_mode: bool,
+    unsafe_fixes: bool,
+    severity_of: Any,
+) -> None:
     remaining = len(findings)
-    fixable = sum(1 for f in findings if f.fixable)
+    fixable = sum(1 for f in findings if _applies(f, unsafe_fixes))
+    hidden = sum(1 for f in findings if f.fixable) - fixable
     if fixed:
-        out.write(f"Found {_plural(fixed + remaining)} ({fixed} fixed, {remaining} remaining).\n")
+        rest = f": {_by_severity(findings, severity_of)}" if remaining else ""
+        out.write(
+            f"Found {_plural(fixed + remaining, 'finding')} "
+            f"({fixed} fixed, {remaining} remaining{rest}).\n"
+        )
     elif remaining:
-        out.write(f"Found {_plural(remaining)}.\n")
+        out.write(f"Found {_by_severity(findings, severity_of)}.\n")
     else:
         out.write("All checks passed!\n")
+    hint = ""
+    if hidden:
+        hint = (
+            f" ({hidden} hidden {'fix' if hidden == 1 else 'fixes'} can be enabled with the "
+            "`--unsafe-fixes` option)"
+        )
     if fixable and not fix_mode:
-        out.write(f"[*] {fixable} fixable with the `--fix` option.\n")
+        out.write(f"[*] {fixable} fixable with the `--fix` option{hint}.\n")
+    elif hidden:
+        out.write(f"No fixes available{hint}.\n")
 
 
-def _report_diff(result: Any, quiet: bool, exit_zero: bool) -> int:
+def _print_fixes(
+    out: Any,
+    result: Any,
+    before_fix: Sequence[Finding],
+    fix_mode: bool,
+    unsafe_fixes: bool,
+    project: _Project,
+) -> None:
+    """``--show-fixes``: the fixes applied (with --fix) or the ones --fix would apply, by file."""
+    from collections import Counter
+
+    names = {r.code: r.name for r in project.rules}
+    if fix_mode:
+        remaining = Counter((f.path, f.code) for f in result.findings)
+        fixed: Counter[tuple[str, str]] = Counter()
+        for f in before_fix:
+            if remaining[(f.path, f.code)]:
+                remaining[(f.path, f.code)] -= 1
+            else:
+                fixed[(f.path, f.code)] += 1
+        if not fixed:
+            out.write("No findings fixed.\n")
+            return
+        out.write(f"Fixed {_plural(sum(fixed.values()), 'finding')}:\n")
+        for path in sorted({p for p, _ in fixed}):
+            out.write(f"- {path}:\n")
+            for (where, code), n in sorted(fixed.items()):
+                if where == path:
+                    out.write(f"    {n} × {code} ({names.get(code, code)})\n")
+        return
+    pending = [f for f in result.findings if _applies(f, unsafe_fixes)]
+    if not pending:
+        out.write("No fixes available.\n")
+        return
+    out.write(f"Would fix {_plural(len(pending), 'finding')}:\n")
+    for f in pending:
+        where = f"{f.path}:cell {f.cell}:" if f.cell is not None else f"{f.path}:"
+        safety = f" ({f.fix_applicability.value})" if unsafe_fixes else ""
+        out.write(f"- {where}{f.line}:{f.column}: {f.code} {f.fix_title or ''}{safety}\n")
+
+
+def _report_diff(inputs: _Inputs, result: Any, quiet: bool, exit_zero: bool) -> int:
     out = sys.stdout
     for fixed in result.fixed_files:
-        before = fixed.original.decode("utf-8", "replace").splitlines(keepends=True)
-        after = fixed.fixed.decode("utf-8", "replace").splitlines(keepends=True)
-        for line in difflib.unified_diff(before, after, fixed.path, fixed.path):
-            out.write(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
-        out.write("\n")
+        if fixed.path in inputs.notebooks:
+            notebook = inputs.notebooks[fixed.path][0]
+            for label, before, after in notebook.changed_cells(inputs.virtual_fixed[fixed.path]):
+                _write_unified_diff(out, before, after, f"{fixed.path}:{label}")
+            continue
+        _write_unified_diff(
+            out,
+            fixed.original.decode("utf-8", "replace"),
+            fixed.fixed.decode("utf-8", "replace"),
+            fixed.path,
+        )
     if not quiet:
         count = result.fixed_count
         message = f"Would fix {_plural(count)}." if count else "No errors would be fixed."
         click.echo(message, err=True)
     out.flush()
     return EXIT_FINDINGS if result.fixed_files and not exit_zero else EXIT_OK
+
+
+def _write_unified_diff(out: Any, before: str, after: str, label: str) -> None:
+    lines_before = before.splitlines(keepends=True)
+    lines_after = after.splitlines(keepends=True)
+    for line in difflib.unified_diff(lines_before, lines_after, label, label):
+        out.write(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    out.write("\n")
+
+
+def _settings_text(
+    project: _Project,
+    path: str,
+    config: Config,
+    respect_gitignore: bool | None,
+    cache_dir: str | None,
+    no_cache: bool,
+) -> str:
+    """``--show-settings``: where the settings come from and what they resolve to."""
+    from nnlint.cache import default_cache_dir
+    from nnlint.config import BARE_SETTINGS_NOTE
+
+    settings = project.settings_for(config, path)
+    source = config.path or "none found (default settings)"
+    if config.is_bare:
+        source += f" ({BARE_SETTINGS_NOTE})"
+    gitignore = respect_gitignore
+    if gitignore is None:
+        gitignore = config.respect_gitignore is not False
+    cache = "disabled (--no-cache)" if no_cache else (cache_dir or default_cache_dir(config.root))
+    lines = [
+        f"Settings for: {path}",
+        f"Configuration file: {source}",
+        f"Project root: {config.root}",
+        f"Enabled rules ({len(settings.enabled)}): {', '.join(sorted(settings.enabled))}",
+        f"Include: {json.dumps(list(config.include))}",
+        f"Exclude (besides the built-in folders): {json.dumps(list(config.exclude))}",
+        f"Respect .gitignore: {str(gitignore).lower()}",
+        "Per-file ignores: "
+        + (json.dumps({g: list(c) for g, c in config.per_file_ignores}) or "{}"),
+        f"Cache: {cache}",
+        "Rule options:",
+    ]
+    for code, options in sorted(settings.options.items()):
+        lines.append(f"  {code}: {json.dumps(dict(options), sort_keys=True, default=repr)}")
+    if not settings.options:
+        lines.append("  (none)")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,17 +11,19 @@ import difflib
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python < 3.11 only
-    import tomli as tomllib
+import tomllib
 
-from nnlint.discovery import PathMatcher
+from nnlint.discovery import (
+    DEFAULT_INCLUDE,
+    DiscoveryRules,
+    GlobError,
+    PathMatcher,
+    compile_globs,
+)
 
 CONFIG_FILENAME = "pyproject.toml"
 
@@ -32,6 +34,9 @@ TOP_LEVEL_KEYS = (
     "extend-select",
     "exclude",
     "extend-exclude",
+    "include",
+    "extend-include",
+    "respect-gitignore",
     "per-file-ignores",
 )
 
@@ -72,6 +77,9 @@ class Config:
     root: str
     selection: RuleSelection = field(default_factory=RuleSelection)
     exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] = DEFAULT_INCLUDE
+    # None: not set in this file (the command line or the default decides).
+    respect_gitignore: bool | None = None
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     rule_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -82,6 +90,17 @@ class Config:
     @property
     def exclude_matcher(self) -> PathMatcher:
         return PathMatcher(root=self.root, patterns=self.exclude)
+
+    @property
+    def discovery_rules(self) -> DiscoveryRules:
+        return DiscoveryRules(
+            exclude=self.exclude_matcher, include=PathMatcher(root=self.root, patterns=self.include)
+        )
+
+    @property
+    def is_bare(self) -> bool:
+        """True for a ``--config`` file not named pyproject.toml: its top level is the settings."""
+        return self.path is not None and os.path.basename(self.path) != CONFIG_FILENAME
 
 
 @dataclass(frozen=True)
@@ -213,9 +232,20 @@ def load_config(path: str) -> Config:
         prefix = "tool.nnlint"
     else:
         table, prefix = data, ""
+        if "tool" in data:
+            raise ConfigError(
+                f"{path}: {BARE_SETTINGS_NOTE}, so its `[tool...]` tables are not read; move "
+                "the keys of `[tool.nnlint]` to the top level, or name the file pyproject.toml"
+            )
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: `{prefix}` must be a table")
     return _config_from_table(table, path, root, prefix)
+
+
+BARE_SETTINGS_NOTE = (
+    "read as bare nnlint settings (the file is not named pyproject.toml, so its top level is "
+    "`[tool.nnlint]`)"
+)
 
 
 def default_config(root: str) -> Config:
@@ -226,13 +256,29 @@ def _key(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
 
 
-def _string_list(value: Any, path: str, key: str) -> tuple[str, ...]:
+def _string_list(value: Any, path: str, key: str, example: str = '"NN4"') -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ConfigError(
             f"{path}: `{key}` must be a list of strings, got {_describe(value)}"
-            f' (for example: {key.rsplit(".", 1)[-1]} = ["NN4"])'
+            f" (for example: {key.rsplit('.', 1)[-1]} = [{example}])"
         )
     return tuple(item.strip() for item in value)
+
+
+def _glob_list(value: Any, path: str, key: str) -> tuple[str, ...]:
+    globs = _string_list(value, path, key, example='"experiments/legacy"')
+    _check_globs(globs, path, key)
+    return globs
+
+
+def _check_globs(globs: Sequence[str], path: str, key: str) -> None:
+    for glob in globs:
+        try:
+            compile_globs([glob])
+        except GlobError as exc:
+            raise ConfigError(
+                f"{path}: `{key}`: {exc} (globs use .gitignore syntax: `*`, `?`, `[a-z]`, `**`)"
+            ) from None
 
 
 def _describe(value: Any) -> str:
@@ -250,6 +296,9 @@ def _describe(value: Any) -> str:
 def _config_from_table(table: dict[str, Any], path: str, root: str, prefix: str) -> Config:
     select = extend_select = ignore = None
     exclude: list[str] = []
+    include: tuple[str, ...] | None = None
+    extend_include: list[str] = []
+    respect_gitignore: bool | None = None
     per_file: list[tuple[str, tuple[str, ...]]] = []
     rule_options: dict[str, dict[str, Any]] = {}
     for key, value in table.items():
@@ -261,22 +310,34 @@ def _config_from_table(table: dict[str, Any], path: str, root: str, prefix: str)
         elif key == "ignore":
             ignore = _string_list(value, path, full)
         elif key in ("exclude", "extend-exclude"):
-            exclude.extend(_string_list(value, path, full))
+            exclude.extend(_glob_list(value, path, full))
+        elif key == "include":
+            include = _glob_list(value, path, full)
+        elif key == "extend-include":
+            extend_include.extend(_glob_list(value, path, full))
+        elif key == "respect-gitignore":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{path}: `{full}` must be true or false, got {_describe(value)}")
+            respect_gitignore = value
         elif key == "per-file-ignores":
             if not isinstance(value, dict):
                 raise ConfigError(
                     f"{path}: `{full}` must be a table of glob = [codes], got {_describe(value)}"
                 )
             for glob, codes in value.items():
-                per_file.append((glob, _string_list(codes, path, f'{full}."{glob}"')))
+                entry_key = f'{full}."{glob}"'
+                _check_globs([glob], path, entry_key)
+                per_file.append((glob, _string_list(codes, path, entry_key)))
         elif isinstance(value, dict):
             # Checked against the rule registry in `resolve`: only then do we know rule names.
             rule_options[key] = value
         else:
+            bare = f" (it is {BARE_SETTINGS_NOTE})" if not prefix else ""
             raise ConfigError(
-                f"{path}: unknown key `{full}`{_suggest(key, TOP_LEVEL_KEYS)}; valid keys are "
+                f"{path}: unknown key `{full}`{_suggest(key, TOP_LEVEL_KEYS)}{bare}; valid keys "
+                "are "
                 + ", ".join(TOP_LEVEL_KEYS)
-                + ", and per-rule option tables [tool.nnlint.<rule-name>]"
+                + f", and per-rule option tables [{_key(prefix, '<rule-name>')}]"
             )
     selection = RuleSelection(
         select=select,
@@ -289,6 +350,8 @@ def _config_from_table(table: dict[str, Any], path: str, root: str, prefix: str)
         root=root,
         selection=selection,
         exclude=tuple(exclude),
+        include=(include if include is not None else DEFAULT_INCLUDE) + tuple(extend_include),
+        respect_gitignore=respect_gitignore,
         per_file_ignores=tuple(per_file),
         rule_options=rule_options,
     )
@@ -371,19 +434,28 @@ def resolve(
     """Resolve the enabled rules and their options: defaults, then ``config``, then ``cli``."""
     index = RuleIndex(rules)
     enabled = {r.code for r in index.rules if r.default_enabled}
-    file_keys = {k: (f"tool.nnlint.{k}" if _is_pyproject(config) else k) for k in CLI_KEYS}
+    file_keys = {k: _config_key(config, k) for k in CLI_KEYS}
     enabled = _apply_layer(index, enabled, config.selection, file_keys)
     enabled = _apply_layer(index, enabled, cli, CLI_KEYS)
     # Checked here (not at load) so that an unknown code is reported even if no file matches.
     for glob, selectors in config.per_file_ignores:
         for selector in selectors:
-            index.expand(selector, config.origin, f'{file_keys["ignore"]}."{glob}"')
+            index.expand(selector, config.origin, _per_file_key(config, glob))
     options = resolve_rule_options(config, index)
     return make_settings(enabled, options)
 
 
 def _is_pyproject(config: Config) -> bool:
     return config.path is not None and os.path.basename(config.path) == CONFIG_FILENAME
+
+
+def _config_key(config: Config, key: str) -> str:
+    """How the configuration file spells ``key`` (``tool.nnlint.ignore`` in a pyproject.toml)."""
+    return f"tool.nnlint.{key}" if _is_pyproject(config) else key
+
+
+def _per_file_key(config: Config, glob: str) -> str:
+    return f'{_config_key(config, "per-file-ignores")}."{glob}"'
 
 
 def resolve_rule_options(config: Config, index: RuleIndex) -> dict[str, dict[str, Any]]:
@@ -466,7 +538,7 @@ def compile_per_file_ignores(config: Config, rules: Sequence[RuleInfo]) -> PerFi
     for glob, selectors in config.per_file_ignores:
         codes: set[str] = set()
         for selector in selectors:
-            codes.update(index.expand(selector, config.origin, f'per-file-ignores."{glob}"')[1])
+            codes.update(index.expand(selector, config.origin, _per_file_key(config, glob))[1])
         entries.append((PathMatcher(root=config.root, patterns=(glob,)), frozenset(codes)))
     return PerFileIgnores(tuple(entries))
 

@@ -21,13 +21,13 @@ from typing import Any
 import libcst as cst
 
 from nnlint import __version__
-from nnlint.findings import FileResult, Finding
+from nnlint.findings import Applicability, FileResult, Finding
 from nnlint.fixes import apply_fixes
 from nnlint.positions import Span, node_spans
 from nnlint.prefilter import could_have_findings as _bytes_could_have_findings
 from nnlint.rules import INTERNAL_ERROR, SYNTAX_ERROR, all_rules
 from nnlint.rules.base import Fix, Rule, RuleMeta, Violation
-from nnlint.suppression import noqa_map
+from nnlint.suppression import UNUSED_NOQA, noqa_map, without_unused_codes
 from nnlint.walker import collect_facts
 
 
@@ -231,17 +231,90 @@ def _run_rules(
 
 
 def lint_source(
-    source: bytes, path: str, settings: LintSettings, *, fix: bool = False
+    source: bytes,
+    path: str,
+    settings: LintSettings,
+    *,
+    fix: bool = False,
+    unsafe_fixes: bool = False,
 ) -> FileResult:
     """Lint one file's bytes. Never raises for bad input (see the module docstring).
 
-    With ``fix=True``, the safe fixes of enabled fixable rules are applied: ``fixed_source`` is
-    the whole new file (proved to parse) and ``findings`` are those that remain.
+    With ``fix=True``, the safe fixes of enabled fixable rules are applied (the unsafe ones too
+    with ``unsafe_fixes``): ``fixed_source`` is the whole new file (proved to parse) and
+    ``findings`` are those that remain.
+
+    The cyclic GC is off for the whole file: a syntax tree is hundreds of thousands of acyclic
+    objects freed by reference counting, and a collection while it is alive scans all of them
+    (pausing only the parse deferred that cost to the first allocation after it: about a third
+    of the parse time on timm). Collection resumes once the tree is gone.
     """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _lint_and_drop_unused_noqa(
+            source, path, settings, fix=fix, unsafe_fixes=unsafe_fixes
+        )
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _lint_and_drop_unused_noqa(
+    source: bytes, path: str, settings: LintSettings, *, fix: bool, unsafe_fixes: bool
+) -> FileResult:
+    result = _lint_once(source, path, settings, fix=fix, unsafe_fixes=unsafe_fixes)
+    if fix and any(f.code == UNUSED_NOQA for f in result.findings):
+        # Unused noqa codes are comment text: dropped after the code fixes, then linted again.
+        current = result.fixed_source if result.fixed_source is not None else source
+        text = _decode(current)
+        noqa = noqa_map(text)
+        new_source = without_unused_codes(text, noqa, result.findings).encode(_encoding_of(current))
+        if new_source != current:
+            refreshed = _lint_once(new_source, path, settings)
+            refreshed.fixed_source = new_source
+            refreshed.fixed_count = result.fixed_count + sum(
+                1 for f in result.findings if f.code == UNUSED_NOQA
+            )
+            return refreshed
+    return result
+
+
+def _encoding_of(source: bytes) -> str:
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+    return "utf-8-sig" if encoding == "utf-8-sig" else encoding
+
+
+def _unused_noqa(text: str, path: str, settings: LintSettings, noqa: Any = None) -> list[Finding]:
+    """NN003 findings for ``text`` whose findings already went through ``noqa`` (if given)."""
+    if UNUSED_NOQA not in settings.enabled:
+        return []
+    if noqa is None:
+        noqa = noqa_map(text)
+    unused = noqa.unused_findings(path, settings.enabled, _known_codes())
+    # A directive that also names NN003 keeps codes nnlint cannot see the use of.
+    return [f for f in unused if not noqa.suppresses(f.line, f.code)]
+
+
+def _known_codes() -> frozenset[str]:
+    return frozenset(m.code for m in all_rules())
+
+
+def _lint_once(
+    source: bytes,
+    path: str,
+    settings: LintSettings,
+    *,
+    fix: bool = False,
+    unsafe_fixes: bool = False,
+) -> FileResult:
     result = FileResult(path=path)
     if not could_have_findings(source, settings):
         if SYNTAX_ERROR in settings.enabled:
             result.findings.extend(_cheap_syntax_check(source, path))
+        if UNUSED_NOQA in settings.enabled and b"noqa" in source.lower() and not result.findings:
+            # No rule ran, so every code of an enabled rule in a directive is unused.
+            result.findings.extend(_unused_noqa(_decode(source), path, settings))
         return result
     try:
         module, text = _parse(source)
@@ -272,6 +345,7 @@ def lint_source(
     if INTERNAL_ERROR in settings.enabled:
         result.findings.extend(errors)
     if not reported and not result.findings:
+        result.findings.extend(_unused_noqa(text, path, settings))
         return result
 
     noqa = noqa_map(text)
@@ -284,17 +358,20 @@ def lint_source(
         if not noqa.suppresses(span.line, item.meta.code):
             kept.append((item, span))
     result.findings = [f for f in result.findings if not noqa.suppresses(f.line, f.code)]
+    result.findings.extend(_unused_noqa(text, path, settings, noqa))
 
     if fix:
         fixes: list[Fix] = [
             item.violation.fix
             for item, _ in kept
-            if item.meta.fixable and item.violation.fix is not None
+            if item.meta.fixable
+            and item.violation.fix is not None
+            and (unsafe_fixes or item.violation.fix.applicability is Applicability.SAFE)
         ]
         applied = apply_fixes(module, fixes) if fixes else None
         if applied is not None:
             new_source, count = applied
-            refreshed = lint_source(new_source, path, settings, fix=False)
+            refreshed = _lint_once(new_source, path, settings, fix=False)
             refreshed.fixed_source = new_source
             refreshed.fixed_count = count
             return refreshed
@@ -312,6 +389,11 @@ def lint_source(
                 end_column=span.end_column,
                 fixable=fixable,
                 fix_title=item.violation.fix.title if fixable and item.violation.fix else None,
+                fix_applicability=(
+                    item.violation.fix.applicability
+                    if fixable and item.violation.fix
+                    else Applicability.SAFE
+                ),
             )
         )
     result.findings.sort(key=Finding.sort_key)

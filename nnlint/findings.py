@@ -11,6 +11,14 @@ class Severity(str, Enum):
     WARNING = "warning"
 
 
+class Applicability(str, Enum):
+    """Whether ``--fix`` applies a fix by itself (ruff's terms): an unsafe fix can change what
+    the author may have chosen on purpose and is applied only with ``--unsafe-fixes``."""
+
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
 @dataclass(frozen=True, order=True)
 class Finding:
     """One diagnostic. Lines and columns are 1-based; ``end_*`` point just past the node."""
@@ -25,9 +33,13 @@ class Finding:
     fixable: bool = False
     # A short title of the fix (e.g. "Pass `training=self.training`"), when one exists.
     fix_title: str | None = None
+    # Meaningful only when ``fixable``.
+    fix_applicability: Applicability = Applicability.SAFE
+    # In a Jupyter notebook: the 1-based cell number; ``line``/``end_line`` count within it.
+    cell: int | None = None
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.line, self.column, self.code)
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        return (self.path, self.cell or 0, self.line, self.column, self.code)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import nnlint
 from nnlint.catalog import FailureMode
-from nnlint.findings import Finding, Severity
+from nnlint.findings import Applicability, Finding, Severity
 
 OUTPUT_FORMATS = ("concise", "full", "json", "github", "sarif")
 INFORMATION_URI = "https://github.com/nnlint/nnlint"
@@ -34,6 +34,7 @@ class RuleView(Protocol):
     fixable: bool
     doc: str
     url: str
+    remedy: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class UnknownRule:
     fixable: bool = False
     doc: str = ""
     url: str = INFORMATION_URI
+    remedy: str = ""
 
 
 RuleLookup = Callable[[str], RuleView]
@@ -55,15 +57,31 @@ RuleLookup = Callable[[str], RuleView]
 SourceLookup = Callable[[str], "Sequence[str] | None"]
 
 
-def _fix_marker(finding: Finding) -> str:
-    return "[*] " if finding.fixable else ""
+def fix_applies(finding: Finding, *, unsafe_fixes: bool = False) -> bool:
+    """Whether ``--fix`` (with ``--unsafe-fixes`` or not) would apply the finding's fix."""
+    return finding.fixable and (unsafe_fixes or finding.fix_applicability is Applicability.SAFE)
 
 
-def render_concise(findings: Sequence[Finding], rules: RuleLookup) -> str:
+def _fix_marker(finding: Finding, unsafe_fixes: bool) -> str:
+    return "[*] " if fix_applies(finding, unsafe_fixes=unsafe_fixes) else ""
+
+
+def location(finding: Finding) -> str:
+    """``path:row:col``, or ``path:cell N:row:col`` in a notebook (ruff's form)."""
+    cell = f"cell {finding.cell}:" if finding.cell is not None else ""
+    return f"{finding.path}:{cell}{finding.line}:{finding.column}"
+
+
+def _headline(finding: Finding, unsafe_fixes: bool) -> str:
+    marker = _fix_marker(finding, unsafe_fixes)
+    return f"{location(finding)}: {finding.code} {marker}{finding.message}\n"
+
+
+def render_concise(
+    findings: Sequence[Finding], rules: RuleLookup, *, unsafe_fixes: bool = False
+) -> str:
     """``path:row:col: CODE [*] message``, one line per finding (ruff's concise format)."""
-    return "".join(
-        f"{f.path}:{f.line}:{f.column}: {f.code} {_fix_marker(f)}{f.message}\n" for f in findings
-    )
+    return "".join(_headline(f, unsafe_fixes) for f in findings)
 
 
 def read_source_lines(path: str) -> list[str] | None:
@@ -80,15 +98,22 @@ def render_full(
     findings: Sequence[Finding],
     rules: RuleLookup,
     source_lines: SourceLookup = read_source_lines,
+    *,
+    cell_sources: Mapping[tuple[str, int], Sequence[str]] | None = None,
+    unsafe_fixes: bool = False,
 ) -> str:
-    """The concise line, then the source line with a caret under the span, and the fix title."""
+    """The concise line, then the source line with a caret under the span, the fix title and
+    the rule's remedy. A notebook finding shows the line of its cell (``cell_sources``)."""
     out: list[str] = []
     cache: dict[str, Sequence[str] | None] = {}
     for f in findings:
-        out.append(f"{f.path}:{f.line}:{f.column}: {f.code} {_fix_marker(f)}{f.message}\n")
-        if f.path not in cache:
-            cache[f.path] = source_lines(f.path)
-        lines = cache[f.path]
+        out.append(_headline(f, unsafe_fixes))
+        if f.cell is not None:
+            lines = (cell_sources or {}).get((f.path, f.cell))
+        else:
+            if f.path not in cache:
+                cache[f.path] = source_lines(f.path)
+            lines = cache[f.path]
         if lines is not None and 1 <= f.line <= len(lines):
             text = lines[f.line - 1].expandtabs(1)
             gutter = len(str(f.line))
@@ -102,10 +127,13 @@ def render_full(
             out.append(f"{pad} | {' ' * start}{'^' * width} {f.code}\n")
             out.append(f"{pad} |\n")
             if f.fix_title:
-                out.append(f"{pad} = help: {f.fix_title}\n")
+                unsafe = f.fix_applicability is Applicability.UNSAFE
+                suffix = " (unsafe fix: applied only with `--unsafe-fixes`)" if unsafe else ""
+                out.append(f"{pad} = help: {f.fix_title}{suffix}\n")
             rule = rules(f.code)
-            if rule.failure_mode is not None:
-                out.append(f"{pad} = note: {rule.failure_mode.title}: {rule.failure_mode.remedy}\n")
+            if rule.remedy:
+                title = f"{rule.failure_mode.title}: " if rule.failure_mode is not None else ""
+                out.append(f"{pad} = note: {title}{rule.remedy}\n")
         out.append("\n")
     return "".join(out)
 
@@ -181,12 +209,12 @@ def finding_to_json(
     fix = None
     if f.fixable:
         fix = {
-            "applicability": "safe",
+            "applicability": f.fix_applicability.value,
             "message": f.fix_title,
             "edits": [edit.to_json() for edit in edits or ()],
         }
     return {
-        "cell": None,
+        "cell": f.cell,
         "code": f.code,
         "end_location": {"column": f.end_column, "row": f.end_line},
         "filename": os.path.abspath(f.path) if f.path != "-" else f.path,
@@ -236,7 +264,8 @@ def render_github(findings: Sequence[Finding], rules: RuleLookup) -> str:
                 f"title={_gh_property(f'{f.code} ({rule.name})')}",
             ]
         )
-        out.append(f"::{level} {props}::{_gh_data(f'{f.code} {f.message}')}\n")
+        where = f"cell {f.cell}, line {f.line}: " if f.cell is not None else ""
+        out.append(f"::{level} {props}::{_gh_data(f'{where}{f.code} {f.message}')}\n")
     return "".join(out)
 
 
@@ -297,12 +326,17 @@ def render_sarif(
     results = []
     for f in findings:
         rule = rules(f.code)
+        # SARIF addresses lines of the file; in a notebook they count within the cell named in
+        # the message and the properties (no SARIF consumer knows notebook cells).
+        where = f"cell {f.cell}, line {f.line}: " if f.cell is not None else ""
+        cell = {"properties": {"cell": f.cell}} if f.cell is not None else {}
         results.append(
             {
+                **cell,
                 "ruleId": f.code,
                 "ruleIndex": index[f.code],
                 "level": rule.severity.value,
-                "message": {"text": f.message},
+                "message": {"text": where + f.message},
                 "locations": [
                     {
                         "physicalLocation": {
@@ -387,11 +421,13 @@ def render(
     *,
     all_rules: Sequence[RuleView] = (),
     sources: Mapping[str, Sequence[str]] | None = None,
+    cell_sources: Mapping[tuple[str, int], Sequence[str]] | None = None,
     edits: Mapping[Finding, Sequence[Edit]] | None = None,
+    unsafe_fixes: bool = False,
 ) -> str:
     """Dispatch on ``output_format`` (one of ``OUTPUT_FORMATS``)."""
     if output_format == "concise":
-        return render_concise(findings, rules)
+        return render_concise(findings, rules, unsafe_fixes=unsafe_fixes)
     if output_format == "full":
 
         def lookup(path: str) -> Sequence[str] | None:
@@ -399,7 +435,9 @@ def render(
                 return sources[path]
             return read_source_lines(path)
 
-        return render_full(findings, rules, lookup)
+        return render_full(
+            findings, rules, lookup, cell_sources=cell_sources, unsafe_fixes=unsafe_fixes
+        )
     if output_format == "json":
         return render_json(findings, rules, edits)
     if output_format == "github":

@@ -87,16 +87,16 @@ def internal_error_finding(path: str, exc: BaseException) -> Finding:
 # --------------------------------------------------------------------------------------------
 # Work done in the pool's processes (or in process when the pool is not worth it)
 
-_Task = tuple[int, str, bytes, frozenset, Mapping[str, Mapping[str, Any]], bool]
+_Task = tuple[int, str, bytes, frozenset, Mapping[str, Mapping[str, Any]], bool, bool]
 
 
 def _lint_task(task: _Task) -> tuple[int, FileResult]:
-    index, path, source, enabled, options, fix = task
+    index, path, source, enabled, options, fix, unsafe_fixes = task
     try:
         from nnlint.engine import LintSettings, lint_source
 
         settings = LintSettings(enabled=enabled, options=options)
-        return index, lint_source(source, path, settings, fix=fix)
+        return index, lint_source(source, path, settings, fix=fix, unsafe_fixes=unsafe_fixes)
     except Exception as exc:  # noqa: BLE001 - one file's failure must not lose the others
         if os.environ.get("NNLINT_DEBUG"):
             traceback.print_exc()
@@ -124,6 +124,7 @@ def run(
     *,
     cache: ResultCache | None,
     fix: bool = False,
+    unsafe_fixes: bool = False,
     jobs: int = 1,
 ) -> RunResult:
     """Lint ``jobs_to_lint``; with ``fix``, compute fixed sources (the caller writes them)."""
@@ -154,7 +155,15 @@ def run(
                 continue
         result.cache_misses += 1
         tasks.append(
-            (index, job.path, source, job.settings.enabled, dict(job.settings.options), fix)
+            (
+                index,
+                job.path,
+                source,
+                job.settings.enabled,
+                dict(job.settings.options),
+                fix,
+                unsafe_fixes,
+            )
         )
 
     for index, file_result in _lint_tasks(tasks, jobs):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -860,7 +862,45 @@ def collect_facts(module: cst.Module) -> FileFacts:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return FactCollector().collect(module)
+        try:
+            return FactCollector().collect(module)
+        except RecursionError:
+            # Data-driven depth (an `elif` chain of hundreds, a long method chain): walk
+            # again on a thread with room for it.
+            return _with_deep_stack(lambda: FactCollector().collect(module))
     finally:
         if was_enabled:
             gc.enable()
+
+
+# Room for the walk of pathologically nested code: frames per nesting level are few, so this
+# covers nesting far beyond what libcst's own parser accepts.
+_DEEP_RECURSION_LIMIT = 60_000
+_DEEP_STACK_BYTES = 512 * 1024 * 1024
+
+
+def _with_deep_stack(work: Callable[[], FileFacts]) -> FileFacts:
+    """Run ``work`` on a thread with a large stack and recursion limit (restored after)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            outcome.append(error)
+
+    old_limit = sys.getrecursionlimit()
+    old_stack = threading.stack_size()
+    try:
+        threading.stack_size(_DEEP_STACK_BYTES)
+        sys.setrecursionlimit(max(old_limit, _DEEP_RECURSION_LIMIT))
+        thread = threading.Thread(target=run, name="nnlint-deep-walk")
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(old_stack)
+        sys.setrecursionlimit(old_limit)
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result

@@ -13,6 +13,7 @@ import contextlib
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -20,8 +21,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
+from pytest_gradcheck._recurrent import RECURRENT_MODULES, RecurrentCall, gate_stats
+from pytest_gradcheck._units import saturated_output_fraction, unit_dim, unit_maxima
 from pytest_gradcheck.bounds import Bounds
-from pytest_gradcheck.checks import find_problems, vanishing_ratio
+from pytest_gradcheck.checks import depth_ratio, find_problems
 from pytest_gradcheck.report import ActivationStats, GradientReport, LayerStats, NonFiniteSite
 
 __all__ = ["GradcheckUsageError", "probe"]
@@ -33,6 +36,8 @@ LossFn = Callable[..., Tensor]
 _SATURATION_MARGIN = 0.01
 
 _DEAD_MODULES: tuple[tuple[type[nn.Module], str], ...] = ((nn.ReLU6, "relu6"), (nn.ReLU, "relu"))
+# Kinds whose units can die (0 for every example); "prelu" is dead only where every output is 0.
+_DEAD_KINDS = ("relu", "relu6", "prelu")
 _SATURATING_MODULES: tuple[tuple[type[nn.Module], str], ...] = (
     (nn.Sigmoid, "sigmoid"),
     (nn.Tanh, "tanh"),
@@ -56,6 +61,9 @@ def _functional_activations() -> dict[Any, str]:
     for kind, funcs in candidates.items():
         for func in funcs:
             table[func] = kind
+    # A leaky ReLU is a ReLU when its negative slope is 0 (decided per call, from its arguments).
+    for func in (F.leaky_relu, F.leaky_relu_):
+        table[func] = "leaky_relu"
     return table
 
 
@@ -64,6 +72,10 @@ _FUNCTIONAL = _functional_activations()
 
 class GradcheckUsageError(ValueError):
     """The probe cannot run on what it was given (no parameters, no usable loss, wrong device)."""
+
+
+# Shown as pytest_gradcheck.GradcheckUsageError in tracebacks: the name users import.
+GradcheckUsageError.__module__ = "pytest_gradcheck"
 
 
 def probe(
@@ -75,6 +87,7 @@ def probe(
     bounds: Bounds | None = None,
     train: bool = True,
     seed: int | None = None,
+    full_output: bool = False,
 ) -> GradientReport:
     """Run one forward and backward pass of ``model`` on ``inputs`` and measure gradient health.
 
@@ -83,7 +96,13 @@ def probe(
     without a target) when given; else the output's ``loss`` (Hugging Face style); else
     cross-entropy for an integer target, MSE for a float target, BCE-with-logits for a bool target;
     else the mean of the prediction. The prediction is the output tensor, the first tensor of a
-    tuple/list, or the ``logits`` of a dict/model output.
+    tuple/list, or the ``logits`` of a dict/model output. With ``full_output=True``, ``loss_fn``
+    receives the model's whole output as returned (a dict with an auxiliary head, a tuple, a
+    Hugging Face output object) instead of the prediction.
+
+    A ``torch.compile``'d model is probed through its original module, run eagerly (a compiled
+    graph does not run the probe's hooks); the probe always runs in grad mode, also inside
+    ``torch.no_grad()`` or ``torch.inference_mode()``.
 
     The model runs in train mode by default (``train=False``: eval mode), as training does:
     dropout and batch norm behave as they do during training. ``seed`` seeds torch's RNG for the
@@ -96,6 +115,7 @@ def probe(
             f"gradcheck needs a torch.nn.Module, got {type(model).__name__}; pass the model, "
             f"not its output or its parameters"
         )
+    model = _eager_module(model)
     bounds = Bounds() if bounds is None else bounds
     if not isinstance(bounds, Bounds):
         raise GradcheckUsageError(
@@ -114,12 +134,17 @@ def probe(
             f"layers you want checked (or ignore the model)"
         )
     device = _model_device(named)
+    _check_usable(model, named, inputs, device)
     _check_devices(inputs, "inputs", device)
     _check_devices(target, "target", device)
+    if torch.is_inference_mode_enabled():
+        # Tensors made under inference_mode can never join a graph: work on normal copies.
+        inputs, target = _outside_inference(inputs), _outside_inference(target)
 
-    modules = list(model.named_modules())
+    modules = _named_modules(model)
     state = _SavedState(model, modules, [p for _, p in named], device)
     recorder = _Recorder(modules)
+    compiled = _EagerCalls(modules)
     try:
         model.train(train)
         rng_at_start = state.rng
@@ -129,21 +154,24 @@ def probe(
         for p in state.params:
             p.grad = None
         recorder.attach()
-        try:
-            with torch.enable_grad(), recorder.mode or contextlib.nullcontext():
-                output = _call(model, inputs)
-        except Exception as exc:
-            if hasattr(exc, "add_note"):
-                exc.add_note(
-                    f"(raised by {type(model).__name__}.forward during a gradcheck probe; "
-                    f"the model's state was restored)"
-                )
-            raise
-        finally:
-            recorder.detach()
-        prediction, loss = _loss(output, target, loss_fn)
-        params = [p for _, p in trainable]
-        torch.autograd.backward(loss, inputs=params)
+        compiled.attach()
+        with _grad_mode():
+            try:
+                with recorder.mode or contextlib.nullcontext():
+                    output = _call(model, inputs)
+            except Exception as exc:
+                if hasattr(exc, "add_note"):
+                    exc.add_note(
+                        f"(raised by {type(model).__name__}.forward during a gradcheck probe; "
+                        f"the model's state was restored)"
+                    )
+                raise
+            finally:
+                recorder.detach()
+            prediction, loss = _loss(output, target, loss_fn, full_output)
+            params = [p for _, p in trainable]
+            torch.autograd.backward(loss, inputs=params)
+            recorder.measure_recurrent()
         report = _measure(
             model, modules, trainable, recorder, prediction, loss, device, train, bounds
         )
@@ -158,6 +186,7 @@ def probe(
         return report
     finally:
         recorder.detach()
+        compiled.detach()
         state.restore()
 
 
@@ -165,7 +194,114 @@ def probe(
 
 
 def _named_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    return list(model.named_parameters())
+    return _user_paths(list(model.named_parameters()))
+
+
+def _named_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return _user_paths(list(model.named_modules()))
+
+
+def _user_paths(named: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Module paths as the user wrote them: without the ``_orig_mod`` of compiled submodules."""
+    if not any("_orig_mod" in name for name, _ in named):
+        return named
+    return [
+        (".".join(part for part in name.split(".") if part != "_orig_mod"), value)
+        for name, value in named
+    ]
+
+
+def _eager_module(model: nn.Module) -> nn.Module:
+    """The module a ``torch.compile`` wrapper holds: dynamo's cached graph of a model that was
+    already called would run without the hooks added afterwards, and every layer would read as
+    never called. Compiled submodules are switched to eager calls by ``_EagerCalls``."""
+    while _compiled_original(model) is not None:
+        model = _compiled_original(model)  # type: ignore[assignment]
+    return model
+
+
+def _compiled_original(module: nn.Module) -> nn.Module | None:
+    # Read the dicts directly: nn.Module.__getattr__ raises (slowly) for a missing name.
+    original = module._modules.get("_orig_mod")
+    return original if type(module).__name__ == "OptimizedModule" else None
+
+
+class _EagerCalls:
+    """Makes compiled submodules (``torch.compile`` wrappers or ``module.compile()``) run eagerly
+    for the pass, and puts their compiled calls back afterwards."""
+
+    def __init__(self, modules: list[tuple[str, nn.Module]]) -> None:
+        self.wrapped = [m for _, m in modules if _compiled_original(m) is not None]
+        self.in_place = [m for _, m in modules if m.__dict__.get("_compiled_call_impl")]
+        self.saved: list[tuple[nn.Module, str, Any]] = []
+
+    def attach(self) -> None:
+        for module in self.wrapped:
+            # OptimizedModule keeps its dynamo-wrapped forward as an instance attribute.
+            self.saved.append((module, "forward", module.__dict__.get("forward")))
+            module.__dict__["forward"] = module._modules["_orig_mod"].__call__
+        for module in self.in_place:
+            self.saved.append((module, "_compiled_call_impl", module._compiled_call_impl))
+            module._compiled_call_impl = None
+
+    def detach(self) -> None:
+        for module, attr, value in reversed(self.saved):
+            if attr == "forward":
+                if value is None:
+                    module.__dict__.pop("forward", None)
+                else:
+                    module.__dict__["forward"] = value
+            else:
+                module._compiled_call_impl = value
+        self.saved.clear()
+
+
+@contextlib.contextmanager
+def _grad_mode() -> Any:
+    """Grad mode for the pass, whatever the caller's: an outer ``no_grad`` or ``inference_mode``
+    is about the caller's code, and a gradient check needs a graph."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+def _check_usable(
+    model: nn.Module, named: list[tuple[str, nn.Parameter]], inputs: Any, device: torch.device
+) -> None:
+    __tracebackhide__ = True
+    if device.type == "meta":
+        raise GradcheckUsageError(
+            f"{type(model).__name__} is on the meta device: its parameters hold no values, so "
+            f"there is no gradient to measure; materialize it first (model.to_empty(device=...) "
+            f"and initialize or load its weights)"
+        )
+    inference = [n for n, p in named if p.is_inference()]
+    if inference:
+        raise GradcheckUsageError(
+            f"parameter {inference[0]} was created under torch.inference_mode() and can never "
+            f"get a gradient; build the model outside inference_mode"
+        )
+    tensors = _iter_tensors(inputs)
+    if tensors and tensors[0].ndim > 0 and tensors[0].shape[0] == 0:
+        raise GradcheckUsageError(
+            f"the batch is empty (inputs of shape {tuple(tensors[0].shape)}): there is no "
+            f"example to compute a loss on; pass at least one example (a few dozen is better)"
+        )
+
+
+def _outside_inference(obj: Any, depth: int = 0) -> Any:
+    """``obj`` with every inference tensor replaced by a normal copy (same structure)."""
+    if isinstance(obj, Tensor):
+        if not obj.is_inference():
+            return obj
+        with torch.inference_mode(False):
+            return obj.clone()
+    if depth > 4:
+        return obj
+    if isinstance(obj, dict):
+        return {k: _outside_inference(v, depth + 1) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
+        return type(obj)(_outside_inference(v, depth + 1) for v in obj)
+    return obj
 
 
 def _model_device(named: list[tuple[str, nn.Parameter]]) -> torch.device:
@@ -225,16 +361,21 @@ def _split_output(output: Any) -> tuple[Tensor | None, Any]:
     return None, None
 
 
-def _loss(output: Any, target: Any, loss_fn: LossFn | None) -> tuple[Tensor | None, Tensor]:
+def _loss(
+    output: Any, target: Any, loss_fn: LossFn | None, full_output: bool = False
+) -> tuple[Tensor | None, Tensor]:
     __tracebackhide__ = True
     prediction, output_loss = _split_output(output)
     with torch.enable_grad():
-        if loss_fn is not None:
+        if loss_fn is not None and full_output:
+            loss = loss_fn(output) if target is None else loss_fn(output, target)
+            source = "loss_fn"
+        elif loss_fn is not None:
             if prediction is None:
                 raise GradcheckUsageError(
                     f"the model returned {type(output).__name__} with no tensor to pass to "
                     f"loss_fn; return a tensor, a tuple starting with a tensor, or a dict with "
-                    f"'logits'"
+                    f"'logits' (or pass full_output=True to give loss_fn the whole output)"
                 )
             loss = loss_fn(prediction) if target is None else loss_fn(prediction, target)
             source = "loss_fn"
@@ -388,6 +529,9 @@ class _ActivationMode(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
         # Every op of the forward passes through here: one dict lookup, then straight through.
         kind = _FUNCTIONAL.get(func)
+        if kind == "leaky_relu":
+            slope = args[1] if len(args) > 1 else (kwargs or {}).get("negative_slope", 0.01)
+            kind = "relu" if slope == 0 else None
         out = func(*args, **kwargs) if kwargs else func(*args)
         if kind is not None and isinstance(out, Tensor):
             self.recorder.record_functional(kind, out)
@@ -442,6 +586,10 @@ _PLAIN_FORWARD_CLASSES: tuple[type[nn.Module], ...] = (
     nn.Sigmoid,
     nn.Tanh,
     nn.LeakyReLU,
+    nn.PReLU,
+    nn.LSTM,
+    nn.GRU,
+    nn.RNN,
     nn.ELU,
     nn.GELU,
     nn.SiLU,
@@ -475,23 +623,39 @@ def _has_forward_hooks(module: nn.Module) -> bool:
     return bool(module._forward_hooks) or bool(module._forward_pre_hooks)
 
 
+@dataclass
+class _Site:
+    """One measured activation call, its numbers still on the device."""
+
+    site: str
+    kind: str
+    units: int
+    measured: Tensor
+    """Dead kinds: per-unit maxima (1-D), or a dead-unit count (0-D, recurrent); saturating
+    kinds: the saturated fraction (0-D)."""
+    unit_kind: str = "unit"
+
+
 class _Recorder:
     """Forward hooks and the function mode of one probe; ``detach`` removes all of them.
 
     Hooks go only where they are needed (each hooked module leaves nn.Module's fast call path):
-    modules that own parameters directly (their first call gives the layer order) and activation
-    modules (their outputs are measured). With the function mode, modules that can make
-    functional calls (custom forwards) and composite activations also keep a stack of what is
-    running, so a functional call is named after its innermost module.
+    modules that own parameters directly (their first call gives the layer order, their last the
+    layout of the activation that follows) and activation modules (their outputs are measured).
+    With the function mode, modules that can make functional calls (custom forwards) and
+    composite activations also keep a stack of what is running, so a functional call is named
+    after its innermost module. Recurrent modules also keep their inputs, to recompute gates.
     """
 
     def __init__(self, modules: list[tuple[str, nn.Module]]) -> None:
         self.modules = modules
         self.first_call: dict[str, int] = {}
+        # The parameterised module that started last: it produced what the next activation sees.
+        self.last_owner: nn.Module | None = None
         # (module path, activation kind or None, is composite) of the modules currently running.
         self.stack: list[tuple[str, str | None, bool]] = []
-        # (site, kind, units, device tensor): per-unit maxima (relu) or the pinned fraction.
-        self.activations: list[tuple[str, str, int, Tensor]] = []
+        self.activations: list[_Site] = []
+        self.recurrent_calls: list[RecurrentCall] = []
         self.site_counts: dict[str, int] = {}
         self.handles: list[Any] = []
         self.mode = _ActivationMode(self) if _needs_function_mode(modules) else None
@@ -503,6 +667,10 @@ class _Recorder:
         for name, module in self.modules:
             kind = _module_kind(module)
             owns = any(p is not None for p in module._parameters.values())
+            if isinstance(module, RECURRENT_MODULES):
+                self.handles.append(
+                    module.register_forward_hook(self._recurrent_hook(name), with_kwargs=True)
+                )
             if not tracked:
                 if owns:
                     self.handles.append(module.register_forward_pre_hook(self._order_hook(name)))
@@ -531,10 +699,24 @@ class _Recorder:
             handle.remove()
         self.handles.clear()
 
+    def measure_recurrent(self) -> None:
+        """Gate saturation of every recorded recurrent call (after the pass; nothing to undo)."""
+        for call in self.recurrent_calls:
+            for gate in gate_stats(call):
+                unit_kind = "gate"
+                if gate.kind == "relu":
+                    unit_kind = "unit"
+                elif gate.site.endswith(("/cell_gate", "/new_gate", "/hidden")):
+                    unit_kind = "cell"
+                site = self._site_name(gate.site)
+                self.activations.append(_Site(site, gate.kind, gate.units, gate.value, unit_kind))
+        self.recurrent_calls.clear()
+
     def _order_hook(self, name: str) -> Callable[..., None]:
         first_call = self.first_call
 
         def hook(module: nn.Module, args: Any) -> None:
+            self.last_owner = module
             if name not in first_call:
                 first_call[name] = len(first_call)
 
@@ -547,14 +729,26 @@ class _Recorder:
 
         return hook
 
+    def _recurrent_hook(self, name: str) -> Callable[..., None]:
+        calls = self.recurrent_calls
+
+        def hook(module: Any, args: Any, kwargs: Any, output: Any) -> None:
+            inputs = args[0] if args else kwargs.get("input")
+            hx = args[1] if len(args) > 1 else kwargs.get("hx")
+            calls.append(RecurrentCall(name, module, inputs, hx, output))
+
+        return hook
+
     def _push_hook(
         self, name: str, kind: str | None, composite: bool, owns: bool
     ) -> Callable[..., None]:
         first_call, stack, entry = self.first_call, self.stack, (name, kind, composite)
 
         def hook(module: nn.Module, args: Any) -> None:
-            if owns and name not in first_call:
-                first_call[name] = len(first_call)
+            if owns:
+                self.last_owner = module
+                if name not in first_call:
+                    first_call[name] = len(first_call)
             stack.append(entry)
 
         return hook
@@ -577,48 +771,46 @@ class _Recorder:
             module = ""
         self._record(f"{module or '<model>'}/{kind}", kind, output)
 
+    def _site_name(self, site: str) -> str:
+        count = self.site_counts.get(site, 0) + 1
+        self.site_counts[site] = count
+        return site if count == 1 else f"{site}#{count}"
+
     def _record(self, site: str, kind: str, output: Tensor) -> None:
         if output.ndim == 0 or output.numel() == 0 or not output.is_floating_point():
             return
-        count = self.site_counts.get(site, 0) + 1
-        self.site_counts[site] = count
-        if count > 1:
-            site = f"{site}#{count}"
+        site = self._site_name(site)
         # Detached, so no graph is built; the reductions finish in _measure, batched.
         y = output.detach()
-        dims = _example_dims(y)
-        if kind in ("relu", "relu6"):
-            # Outputs are >= 0, so a unit is dead iff its maximum over the batch is 0.
-            # One dim indexes units (see _example_dims), so this is 1-D, ready to concatenate.
-            measured = torch.amax(y, dim=dims) if dims else y
+        producer = self.last_owner
+        dim = unit_dim(y, producer)
+        units = 1 if dim is None else y.shape[dim]
+        unit_kind = "channel" if dim is not None and _is_channel_map(y, dim, producer) else "unit"
+        if kind in _DEAD_KINDS:
+            # A unit is dead iff its maximum over the batch is 0 (of |y| for PReLU).
+            measured = unit_maxima(y, dim, magnitude=kind == "prelu")
         else:
             # Saturation is counted per output (example x unit): a unit pinned for most
             # examples already starves the layers below, even if one example gets through.
-            center, half = (0.5, 0.5) if kind == "sigmoid" else (0.0, 1.0)
-            pinned = (y - center).abs() > half * (1 - 2 * _SATURATION_MARGIN)
-            measured = pinned.sum() / pinned.numel()
-        units = math.prod(size for d, size in enumerate(y.shape) if d not in dims)
-        self.activations.append((site, kind, units, measured))
+            measured = saturated_output_fraction(y, kind, _SATURATION_MARGIN)
+        self.activations.append(_Site(site, kind, units, measured, unit_kind))
+
+
+def _is_channel_map(y: Tensor, dim: int, producer: nn.Module | None) -> bool:
+    # Units of a convolution's map are channels (dead for every position of every example).
+    return y.ndim >= 3 and (dim == 1 or isinstance(producer, nn.modules.conv._ConvNd))
 
 
 def _module_kind(module: nn.Module) -> str | None:
     for cls, kind in _DEAD_MODULES + _SATURATING_MODULES:
         if isinstance(module, cls):
             return kind
+    # A leaky ReLU with slope 0 is a ReLU and dies like one.
+    if isinstance(module, nn.LeakyReLU) and module.negative_slope == 0:
+        return "relu"
+    if isinstance(module, nn.PReLU):
+        return "prelu"
     return None
-
-
-def _example_dims(y: Tensor) -> tuple[int, ...]:
-    """Dims that index examples (reduced over); the others index units.
-
-    (N, F) and (N, T, F): units are features (tokens count as examples); (N, C, H, W...): units are
-    channels; a 1-D output is one example.
-    """
-    if y.ndim <= 1:
-        return ()
-    if y.ndim <= 3:
-        return tuple(range(y.ndim - 1))
-    return (0, *range(2, y.ndim))
 
 
 # --- measuring after backward --------------------------------------------------------------------
@@ -652,16 +844,19 @@ def _norms(tensors: list[Tensor], device: torch.device) -> Tensor:
     return torch.cat(parts)[position.to(device)]
 
 
-def _activation_scalars(
-    activations: list[tuple[str, str, int, Tensor]], device: torch.device
-) -> list[Tensor]:
-    """1-D float32 tensors: the dead-unit counts of the relu sites, then the saturated fractions.
+def _is_maxima(site: _Site) -> bool:
+    return site.kind in _DEAD_KINDS and site.measured.ndim == 1
 
-    The per-unit maxima of all relu sites are compared to 0 in one call, and a cumulative sum read
-    at each site's end gives every site's count without a kernel per site.
+
+def _activation_scalars(activations: list[_Site], device: torch.device) -> list[Tensor]:
+    """1-D float32 tensors: the dead-unit counts of the sites measured as per-unit maxima, then
+    the other sites' values (saturated fractions, recurrent dead counts), in site order.
+
+    The per-unit maxima of all those sites are compared to 0 in one call, and a cumulative sum
+    read at each site's end gives every site's count without a kernel per site.
     """
-    maxima = [m for _, kind, _, m in activations if kind in ("relu", "relu6")]
-    fractions = [f for _, kind, _, f in activations if kind not in ("relu", "relu6")]
+    maxima = [a.measured for a in activations if _is_maxima(a)]
+    scalars = [a.measured for a in activations if not _is_maxima(a)]
     out = []
     if maxima:
         ends, end = [], 0
@@ -671,8 +866,8 @@ def _activation_scalars(
         flat = torch.cat([m.to(device=device, dtype=torch.float32) for m in maxima])
         cumulative = (flat <= 0).cumsum(0)
         out.append(cumulative[torch.tensor(ends, device=device)].to(torch.float32))
-    if fractions:
-        out.append(torch.stack([f.to(device=device, dtype=torch.float32) for f in fractions]))
+    if scalars:
+        out.append(torch.stack([f.to(device=device, dtype=torch.float32) for f in scalars]))
     return out
 
 
@@ -703,27 +898,28 @@ def _measure(
     grad_norm = {n: values[i] for i, (n, _) in enumerate(with_grad)}
     weight_norm = {n: values[n_grad + i] for i, (n, _) in enumerate(trainable)}
     activation_values = iter(values[n_grad + n_param : -2])
-    n_relu = sum(kind in ("relu", "relu6") for _, kind, _, _ in recorder.activations)
-    dead_cumulative = [next(activation_values) for _ in range(n_relu)]
+    n_maxima = sum(_is_maxima(a) for a in recorder.activations)
+    dead_cumulative = [next(activation_values) for _ in range(n_maxima)]
     dead_counts = iter(
         [c - (dead_cumulative[i - 1] if i else 0.0) for i, c in enumerate(dead_cumulative)]
     )
     flagged_counts = [
-        next(dead_counts) if kind in ("relu", "relu6") else next(activation_values)
-        for _, kind, _, _ in recorder.activations
+        next(dead_counts) if _is_maxima(a) else next(activation_values)
+        for a in recorder.activations
     ]
     output_finite, loss_value = values[-2] == 1.0, values[-1]
 
     layers = _layers(modules, model, trainable, recorder.first_call, grad_norm, weight_norm)
     activations = [
         ActivationStats(
-            name=site,
-            kind=kind,
-            units=units,
-            dead_fraction=count / units if kind in ("relu", "relu6") else None,
-            saturated_fraction=count if kind in ("sigmoid", "tanh") else None,
+            name=a.site,
+            kind=a.kind,
+            units=a.units,
+            dead_fraction=count / a.units if a.kind in _DEAD_KINDS else None,
+            saturated_fraction=count if a.kind in ("sigmoid", "tanh") else None,
+            unit_kind=a.unit_kind,
         )
-        for (site, kind, units, _), count in zip(recorder.activations, flagged_counts)
+        for a, count in zip(recorder.activations, flagged_counts)
     ]
     nonfinite = None
     if not output_finite:
@@ -743,7 +939,7 @@ def _measure(
                 f"the gradient of {', '.join(first.nonfinite_grad)} in {first.name or '<model>'} "
                 f"holds NaN/Inf (loss {loss_value:.4g} is finite; {len(bad)} layer(s) affected)",
             )
-    ratio, pair, growth = vanishing_ratio(layers, bounds.ignore)
+    depth = depth_ratio(layers, bounds.ignore)
     return GradientReport(
         model=type(model).__name__,
         device=str(device),
@@ -752,9 +948,10 @@ def _measure(
         bounds=bounds,
         layers=layers,
         activations=activations,
-        vanishing_ratio=ratio,
-        vanishing_pair=pair,
-        growth_per_layer=growth,
+        vanishing_ratio=depth.ratio if depth else None,
+        vanishing_pair=(depth.first, depth.last) if depth else None,
+        growth_per_layer=depth.growth if depth else None,
+        depth_role=depth.role if depth else None,
         no_grad=[n for layer in layers for n in _qualified(layer, layer.no_grad)],
         zero_grad=[n for layer in layers for n in _qualified(layer, layer.zero_grad)],
         nonfinite=nonfinite,
@@ -807,6 +1004,10 @@ def _layers(
                 nonfinite_grad=[
                     n for (n, _), g in zip(params, norms) if g is not None and not math.isfinite(g)
                 ],
+                # Embeddings are left out: their rows are looked up, not multiplied through.
+                weight_gain=_weight_gain(owner, params, weight_norm)
+                if _is_weight_layer(module, params)
+                else None,
             )
         )
     # Forward order; modules that never ran keep registration order after the others.
@@ -818,6 +1019,17 @@ def _layers(
         )
     )
     return layers
+
+
+def _weight_gain(
+    owner: str, params: list[tuple[str, nn.Parameter]], weight_norm: dict[str, float]
+) -> float | None:
+    """``||W|| / sqrt(fan_out)`` of the layer's first >=2-D weight: its RMS times sqrt(fan_in),
+    the factor by which it scales a unit-variance input."""
+    for name, p in params:
+        if name.startswith("weight") and p.ndim >= 2 and p.shape[0] > 0:
+            return weight_norm[f"{owner}.{name}" if owner else name] / math.sqrt(p.shape[0])
+    return None
 
 
 def _is_weight_layer(module: nn.Module, params: list[tuple[str, nn.Parameter]]) -> bool:
@@ -883,7 +1095,7 @@ def _locate_nonfinite_forward(
 
     mode = _NonFiniteMode(stack)
     try:
-        for name, module in model.named_modules():
+        for name, module in _named_modules(model):
             handles.append(module.register_forward_pre_hook(pre(name)))
             handles.append(module.register_forward_hook(post(name)))
         with torch.no_grad(), mode:
@@ -896,7 +1108,7 @@ def _locate_nonfinite_forward(
     if not first_module:
         return found
     module = first_module[0]
-    kind = type(model.get_submodule(module)).__name__
+    kind = type(dict(_named_modules(model))[module]).__name__
     detail = f"the output of {module or '<model>'} ({kind}) is the first to hold NaN/Inf"
     if mode.first:
         detail += f"; first NaN produced by {mode.first}"

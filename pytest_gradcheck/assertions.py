@@ -1,7 +1,8 @@
 """Assertion helpers: run the probe, fail with a diagnosis table and the catalog's remedies.
 
 Every helper takes ``(model, inputs, target=None, loss_fn=None)``, optional ``bounds=Bounds(...)``
-and bound keyword arguments (``max_dead_fraction=0.3``), and returns the ``GradientReport``.
+and bound keyword arguments (``max_dead_fraction=0.3``), ``full_output=True`` to give ``loss_fn``
+the model's whole output, and returns the ``GradientReport``.
 A NaN/Inf anywhere fails every helper, since no other measurement means anything then.
 """
 
@@ -54,6 +55,7 @@ class Assertion(Protocol):
         bounds: Bounds | None = None,
         train: bool = True,
         seed: int | None = None,
+        full_output: bool = False,
         **bound_kwargs: Any,
     ) -> GradientReport: ...
 
@@ -70,13 +72,23 @@ def _assertion(name: str, selected: Callable[[Problem], bool], doc: str) -> Asse
         bounds: Bounds | None = None,
         train: bool = True,
         seed: int | None = None,
+        full_output: bool = False,
         **bound_kwargs: Any,
     ) -> GradientReport:
         __tracebackhide__ = True
         from pytest_gradcheck._probe import probe
 
         merged = _merged_bounds(name, bounds, bound_kwargs)
-        report = probe(model, inputs, target, loss_fn, bounds=merged, train=train, seed=seed)
+        report = probe(
+            model,
+            inputs,
+            target,
+            loss_fn,
+            bounds=merged,
+            train=train,
+            seed=seed,
+            full_output=full_output,
+        )
         failing = [p for p in report.problems if p.code == NON_FINITE or selected(p)]
         if failing:
             raise AssertionError(report.format_failure(failing))
@@ -102,12 +114,14 @@ assert_grad_norms_within = _assertion(
 assert_no_vanishing_gradients = _assertion(
     "assert_no_vanishing_gradients",
     lambda p: p.code == VANISHING,
-    "Fail on ``min_vanishing_ratio`` (first/last layer gradient scale) or ``min_grad_norm``.",
+    "Fail on ``min_vanishing_ratio`` (gradient scale along depth, within a layer role) or "
+    "``min_grad_norm``.",
 )
 assert_no_exploding_gradients = _assertion(
     "assert_no_exploding_gradients",
     lambda p: p.code == EXPLODING,
-    "Fail on ``max_grad_norm`` or ``max_exploding_ratio`` (first/last layer gradient scale).",
+    "Fail on ``max_grad_norm`` or ``max_exploding_ratio`` (gradient scale along depth, within a "
+    "layer role).",
 )
 assert_relu_alive = _assertion(
     "assert_relu_alive",

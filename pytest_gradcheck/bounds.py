@@ -16,18 +16,22 @@ class BoundsError(ValueError):
     """A bound has an unknown name or a value of the wrong type or range."""
 
 
+# Shown as pytest_gradcheck.BoundsError in tracebacks: the name users import.
+BoundsError.__module__ = "pytest_gradcheck"
+
+
 @dataclass(frozen=True)
 class Bounds:
     # NOTE: the default values are provisional until measured on healthy and pathological models
     # (see docs/gradcheck-defaults.md); the names are the public contract.
     max_grad_norm: float = 1e3
     """Exploding: the largest per-layer gradient norm allowed."""
-    min_grad_norm: float = 1e-7
+    min_grad_norm: float = 1e-9
     """Vanishing: the smallest per-element (RMS) gradient of any weight layer allowed."""
     min_vanishing_ratio: float = 1e-3
-    """Vanishing: the smallest first-layer / last-layer gradient scale ratio allowed."""
-    max_exploding_ratio: float = 70.0
-    """Exploding: the largest first-layer / last-layer gradient scale ratio allowed."""
+    """Vanishing: the smallest gradient scale ratio along depth (within a layer role) allowed."""
+    max_exploding_ratio: float = 1e3
+    """Exploding: the largest gradient scale ratio along depth (within a layer role) allowed."""
     max_dead_fraction: float = 0.5
     """Dead ReLU: the largest fraction of units of one activation that may be dead on the batch."""
     max_saturated_fraction: float = 0.5

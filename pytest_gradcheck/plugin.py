@@ -6,7 +6,6 @@ fixtures and hooks of tests that use the plugin, so suites that never probe a mo
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import math
@@ -199,7 +198,32 @@ def _validate_model_options(config: pytest.Config) -> int | None:
         raise pytest.UsageError(f"--gradcheck-steps: {error}") from None
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def _asked_for(config: pytest.Config) -> bool:
+    """Whether a ``--gradcheck-*`` option was given on the command line."""
+    names = ("gradcheck_report", "gradcheck_seed", "gradcheck_model", "gradcheck_steps")
+    return any(config.getoption(name) for name in names)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    # Installed with nnlint, the plugin is in every pytest run of the environment: it says
+    # nothing unless asked for here, or until collection shows a test that uses it.
+    return _header_line(config) if _asked_for(config) else None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    if _asked_for(config) or not any(_uses_plugin(item) for item in session.items):
+        return
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and config.option.verbose >= 0:
+        reporter.write_line(_header_line(config))
+
+
+def _uses_plugin(item: pytest.Item) -> bool:
+    return _uses_gradcheck(item) or item.get_closest_marker("gradcheck") is not None
+
+
+def _header_line(config: pytest.Config) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     settings = config.stash[_settings_key]
@@ -339,12 +363,15 @@ class GradcheckFixture:
         loss_fn: Callable[..., Any] | None = None,
         *,
         train: bool = True,
+        full_output: bool = False,
         **bounds: Any,
     ) -> GradientReport:
         """Run one forward/backward pass of ``model`` and assert the gradients are healthy.
 
         Same checks and message as ``assert_gradients_healthy``. ``train=False`` probes in eval
-        mode. Returns the ``GradientReport``; raises ``AssertionError`` with the diagnosis.
+        mode; ``full_output=True`` gives ``loss_fn`` the model's whole output (a dict with an
+        auxiliary head, a tuple) instead of its prediction tensor. Returns the
+        ``GradientReport``; raises ``AssertionError`` with the diagnosis.
         """
         __tracebackhide__ = True
         effective = self._merged(bounds)
@@ -353,7 +380,9 @@ class GradcheckFixture:
 
         # probe + format_failure rather than assert_gradients_healthy: the report of a failing
         # probe must be kept too (summary, report dir), and the helper's AssertionError drops it.
-        report = probe(model, inputs, target, loss_fn, bounds=effective, train=train)
+        report = probe(
+            model, inputs, target, loss_fn, bounds=effective, train=train, full_output=full_output
+        )
         self._record(report, effective)
         if not report.ok:
             raise AssertionError(report.format_failure())
@@ -446,7 +475,7 @@ class GradcheckFixture:
         self.reports.append(report)
         call = len(self.reports)
         data = report.to_dict()
-        record = _summarise(data, bounds, self._item.nodeid, call)
+        record = _summarise(report, bounds, self._item.nodeid, call)
         settings = self._settings
         if settings.report_dir is not None:
             record["files"] = _write_report_files(
@@ -467,7 +496,8 @@ def gradcheck_bounds(request: pytest.FixtureRequest) -> Bounds:
 
 @pytest.fixture
 def gradcheck(request: pytest.FixtureRequest, gradcheck_bounds: Bounds) -> GradcheckFixture:
-    """Callable as ``gradcheck(model, inputs, target=None, loss_fn=None, *, train=True, **bounds)``.
+    """Callable as ``gradcheck(model, inputs, target=None, loss_fn=None, *, train=True,
+    full_output=False, **bounds)``.
 
     Probes one forward/backward pass, asserts the gradients are healthy under the merged bounds
     (ini options, then ``@pytest.mark.gradcheck``, then the call's keywords) and returns the
@@ -569,58 +599,22 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _is_ignored(name: str, ignore: tuple[str, ...]) -> bool:
-    return any(name == pattern or fnmatch.fnmatchcase(name, pattern) for pattern in ignore)
+def _summarise(report: GradientReport, bounds: Bounds, nodeid: str, call: int) -> dict[str, Any]:
+    """Reduce a report to the problems and, per bound, the value that came closest to it.
 
+    ``checks.closest_to_bounds`` decides what is measured against which bound and what is
+    ignored, as for the checks themselves; the record is JSON-able for xdist.
+    """
+    from pytest_gradcheck.checks import closest_to_bounds
 
-def _summarise(data: dict[str, Any], bounds: Bounds, nodeid: str, call: int) -> dict[str, Any]:
-    """Reduce a report to the problems and, per bound, the value that came closest to it."""
-    layers = [
-        layer
-        for layer in data.get("layers") or []
-        if not _is_ignored(str(layer.get("name", "")), bounds.ignore)
+    extremes = {
+        name: {"value": m.value, "module": m.where, "bound": getattr(bounds, name)}
+        for name, m in closest_to_bounds(report, bounds).items()
+    }
+    problems = [
+        {key: _jsonable(value) for key, value in problem.as_dict().items() if key in _RECORDED}
+        for problem in report.problems
     ]
-    activations = [
-        act
-        for act in data.get("activations") or []
-        if not _is_ignored(str(act.get("name", "")), bounds.ignore)
-    ]
-    extremes: dict[str, dict[str, Any]] = {}
-    known = Bounds.names()
-
-    def keep(bound: str, value: Any, where: str, worst: Callable[[float, float], bool]) -> None:
-        number = _number(value)
-        if number is None or math.isnan(number) or bound not in known:
-            return
-        current = extremes.get(bound)
-        if current is None or worst(number, current["value"]):
-            extremes[bound] = {"value": number, "module": where, "bound": getattr(bounds, bound)}
-
-    for layer in layers:
-        name = str(layer.get("name") or "<model>")
-        keep("max_grad_norm", layer.get("grad_norm"), name, lambda a, b: a > b)
-        # min_grad_norm is about weight layers: norm scales and biases are smaller by nature.
-        if layer.get("is_weight_layer", True):
-            keep("min_grad_norm", layer.get("grad_rms"), name, lambda a, b: a < b)
-    for act in activations:
-        name = f"{act.get('name', '?')} ({act.get('kind', 'activation')})"
-        keep("max_dead_fraction", act.get("dead_fraction"), name, lambda a, b: a > b)
-        keep("max_saturated_fraction", act.get("saturated_fraction"), name, lambda a, b: a > b)
-    pair = data.get("vanishing_pair")
-    if pair:
-        span = f"{pair[0]} / {pair[-1]}"
-        # One first/last ratio, two bounds: too small is vanishing, too large is exploding.
-        keep("min_vanishing_ratio", data.get("vanishing_ratio"), span, lambda a, b: a < b)
-        keep("max_exploding_ratio", data.get("vanishing_ratio"), span, lambda a, b: a > b)
-
-    problems = []
-    for problem in data.get("problems") or []:
-        problems.append(
-            {
-                key: _jsonable(problem.get(key))
-                for key in ("code", "title", "module", "value", "bound", "bound_name", "message")
-            }
-        )
     return {
         "nodeid": nodeid,
         "call": call,
@@ -628,6 +622,9 @@ def _summarise(data: dict[str, Any], bounds: Bounds, nodeid: str, call: int) -> 
         "problems": problems,
         "extremes": extremes,
     }
+
+
+_RECORDED = ("code", "title", "module", "value", "bound", "bound_name", "message")
 
 
 def _jsonable(value: Any) -> Any:
@@ -705,14 +702,10 @@ def _is_upper(bound_name: str) -> bool:
 
 
 def _margin(bound_name: str, value: float, bound: float) -> float:
-    """How far inside its bound a value is, in decades (negative: outside, the bound broken)."""
-    upper = _is_upper(bound_name)
-    if value > 0 and bound > 0:
-        return math.log10(bound / value) if upper else math.log10(value / bound)
-    if value == bound:
-        return 0.0
-    inside = value < bound if upper else value > bound
-    return math.inf if inside else -math.inf
+    # checks.py is pure Python but not needed at start-up: imported on the first summary.
+    from pytest_gradcheck.checks import margin
+
+    return margin(bound_name, value, bound)
 
 
 def _problem_margin(problem: dict[str, Any]) -> float:
@@ -771,19 +764,22 @@ def write_summary(
             margin = _margin(name, extreme["value"], extreme["bound"])
             if name not in worst or margin < worst[name][0]:
                 worst[name] = (margin, extreme, record["nodeid"])
-    if worst:
-        write("closest to each bound over the run (value vs bound, where):")
-        width = max(len(n) for n in worst)
-        for name in Bounds.names():
-            if name not in worst:
-                continue
-            margin, extreme, nodeid = worst[name]
-            relation = "<=" if _is_upper(name) else ">="
-            flag = "  BROKEN" if margin < 0 else ""
-            write(
-                f"  {name:<{width}}  {_fmt(extreme['value'])} (bound {relation} "
-                f"{_fmt(extreme['bound'])})  {nodeid}  {extreme['module']}{flag}"
-            )
+    write("closest to each bound over the run (value vs bound, where):")
+    from pytest_gradcheck.checks import PROBE_BOUNDS
+
+    width = max(len(n) for n in PROBE_BOUNDS)
+    for name in PROBE_BOUNDS:
+        if name not in worst:
+            # Said, not left out: a bound nothing in the run measured checks nothing.
+            write(f"  {name:<{width}}  - (nothing in the run measured it)")
+            continue
+        margin, extreme, nodeid = worst[name]
+        relation = "<=" if _is_upper(name) else ">="
+        flag = "  BROKEN" if margin < 0 else ""
+        write(
+            f"  {name:<{width}}  {_fmt(extreme['value'])} (bound {relation} "
+            f"{_fmt(extreme['bound'])})  {nodeid}  {extreme['module']}{flag}"
+        )
 
     findings = [(r["nodeid"], problem) for r in failing for problem in r["problems"]]
     # Most broken first (furthest outside its bound, in decades); stable within a test.

@@ -27,6 +27,11 @@ class Problem:
     bound_name: str | None
     message: str
     remedy: str
+    reason: str = ""
+    """The finding without its numbers (``exactly zero gradient``): consecutive findings with the
+    same check and reason are shown as one line."""
+    note: str = ""
+    """What the finding points at beyond itself: the likely culprit or cause, an ignore= hint."""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -56,6 +61,10 @@ class LayerStats:
     no_grad: list[str] = field(default_factory=list)
     zero_grad: list[str] = field(default_factory=list)
     nonfinite_grad: list[str] = field(default_factory=list)
+    weight_gain: float | None = None
+    """Weight layers only: ``||W|| / sqrt(fan_out)``, the RMS of the weight times ``sqrt(fan_in)``,
+    about 0.6 for PyTorch's default init and 1.4 for Kaiming; a layer far above the others
+    explodes gradients."""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -70,12 +79,15 @@ class ActivationStats:
 
     name: str
     kind: str
-    """``relu``, ``relu6``, ``sigmoid`` or ``tanh``."""
+    """``relu`` (also LeakyReLU with slope 0), ``relu6``, ``prelu``, ``sigmoid`` or ``tanh``."""
     units: int
     dead_fraction: float | None
     """ReLU family: fraction of units that are 0 for every example of the batch."""
     saturated_fraction: float | None
     """Sigmoid/tanh: fraction of outputs (example x unit) within 1% of the range from a limit."""
+    unit_kind: str = "unit"
+    """What a unit is: ``unit`` (a feature), ``channel`` (of a conv map), ``gate`` or ``cell``
+    (of a recurrent layer, recomputed from its weights)."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,7 +117,9 @@ class GradientReport:
     layers: list[LayerStats]
     activations: list[ActivationStats]
     vanishing_ratio: float | None
-    """Gradient RMS of the first weight layer over that of the last (forward order)."""
+    """Gradient RMS of the first member of a repeated layer role over that of its last member
+    (forward order; the most extreme role), or of the first over the last weight layer when no
+    role repeats: see ``checks.depth_ratio``."""
     vanishing_pair: tuple[str, str] | None
     growth_per_layer: float | None
     """Geometric-mean change of gradient RMS per weight layer going back toward the input."""
@@ -113,6 +127,9 @@ class GradientReport:
     zero_grad: list[str]
     nonfinite: NonFiniteSite | None
     problems: list[Problem] = field(default_factory=list)
+    depth_role: str | None = None
+    """The layer role whose first/last members gave ``vanishing_ratio`` (``Linear:layer.#.query``);
+    None when no role repeats and the model's first and last weight layers were compared."""
 
     @property
     def ok(self) -> bool:
@@ -146,6 +163,7 @@ class GradientReport:
             "vanishing_ratio": _json_float(self.vanishing_ratio),
             "vanishing_pair": list(self.vanishing_pair) if self.vanishing_pair else None,
             "growth_per_layer": _json_float(self.growth_per_layer),
+            "depth_role": self.depth_role,
             "gradient_pattern": self.gradient_pattern,
             "problems": [p.as_dict() for p in self.problems],
             "no_grad": list(self.no_grad),
@@ -192,7 +210,7 @@ class GradientReport:
                     (
                         act.name,
                         act.kind,
-                        str(act.units),
+                        f"{act.units} {act.unit_kind}s",
                         _pct(act.dead_fraction),
                         _pct(act.saturated_fraction),
                     )
@@ -212,26 +230,81 @@ class GradientReport:
         return rows
 
     def format_failure(self, problems: list[Problem] | None = None) -> str:
-        """The assertion message: headline, offending layers, one remedy per failure mode."""
+        """The assertion message: a headline, one line per group of findings (root causes first,
+        consecutive layers with the same finding as one range), their notes, one remedy per
+        failure mode; at most about 20 lines whatever the model."""
         problems = self.problems if problems is None else problems
+        groups = _group(problems)
+        shown = groups[:_MAX_GROUP_LINES]
+        types = {layer.name: layer.type for layer in self.layers}
         lines = [
-            f"gradient check failed with {len(problems)} problem(s): {self.summary_line(False)}",
-            "",
+            f"gradient check failed with {len(problems)} problem(s): {self.summary_line(False)}"
         ]
-        table = _render(self._problem_rows(problems))
-        details = "\n".join(f"  - {p.module}: {p.message}" for p in problems)
-        lines.append(_indent(table + "\n" + details))
-        if self.nonfinite is not None:
-            lines += ["", f"  first non-finite value: {self.nonfinite.detail}"]
-        lines.append("")
-        seen: dict[str, Problem] = {}
+        width = max(len(group[0].code) for group in shown)
+        for group in shown:
+            lines.append(f"  {group[0].code:<{width}}  {_group_line(group, types)}")
+        if len(groups) > len(shown):
+            rest = sum(len(group) for group in groups[len(shown) :])
+            lines.append(f"  ... and {rest} more (report.format_table() lists them all)")
+        notes = list(dict.fromkeys(p.note for group in shown for p in group if p.note))
+        lines += [f"  {note}" for note in notes[:_MAX_NOTES]]
+        if self.nonfinite is not None and not any(p.code == "non-finite" for p in problems):
+            lines.append(f"  first non-finite value: {self.nonfinite.detail}")
+        remedies: dict[str, Problem] = {}
         for p in problems:
-            seen.setdefault(p.code, p)
+            remedies.setdefault(p.code, p)
         from nnlint.catalog import static_twin
 
-        for code, p in seen.items():
-            lines.append(f"{code} ({p.title}): {p.remedy} ({static_twin(code)})")
+        lines += [
+            f"{code} ({p.title}): {p.remedy} ({static_twin(code)})" for code, p in remedies.items()
+        ]
         return "\n".join(lines)
+
+
+#: Finding lines in a failure message; the rest are counted, not shown.
+_MAX_GROUP_LINES = 10
+_MAX_NOTES = 3
+
+
+def _group(problems: list[Problem]) -> list[list[Problem]]:
+    """Consecutive findings of one check with the same reason and bound, as groups."""
+    groups: list[list[Problem]] = []
+    for p in problems:
+        last = groups[-1][0] if groups else None
+        if (
+            last is not None
+            and p.reason
+            and (last.code, last.reason, last.bound_name) == (p.code, p.reason, p.bound_name)
+        ):
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    return groups
+
+
+def _group_line(group: list[Problem], types: dict[str, str]) -> str:
+    first = group[0]
+    limit = (
+        ""
+        if first.bound is None
+        else f" ({_relation(first)} {_fmt(first.bound)} {first.bound_name})"
+    )
+    if len(group) == 1:
+        where = f"{first.module} ({types[first.module]})" if first.module in types else first.module
+        return f"{where}: {first.message}{limit}"
+    names = [p.module for p in group]
+    listed = ", ".join(names) if len(names) <= 4 else f"{names[0]} .. {names[-1]}"
+    kinds = sorted({types[name] for name in names if name in types})
+    if kinds:
+        what = f"{len(group)} {'/'.join(kinds[:2])}{'/...' if len(kinds) > 2 else ''} layers"
+    else:
+        what = f"{len(group)} activations"
+    measured = ""
+    values = [p.value for p in group if p.value is not None]
+    if values and first.bound is not None:
+        low, high = min(values), max(values)
+        measured = f" {_fmt(low)}" if low == high else f" {_fmt(low)} .. {_fmt(high)}"
+    return f"{listed} ({what}): {first.reason}{measured}{limit}"
 
 
 def _relation(p: Problem) -> str:

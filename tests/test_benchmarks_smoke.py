@@ -228,6 +228,7 @@ def test_transformers_targets_check_wall_time_and_both_memory_figures() -> None:
 # --- end to end (needs the nnlint CLI) --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_benchmark_runs_end_to_end_on_a_tiny_corpus(tiny_corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     proc = subprocess.run(
@@ -247,6 +248,7 @@ def test_benchmark_runs_end_to_end_on_a_tiny_corpus(tiny_corpus: Path, tmp_path:
     assert "| nnlint-warm | 1 |" in proc.stdout
 
 
+@pytest.mark.slow
 def test_corpus_findings_prints_each_finding_with_its_source_line(tiny_corpus: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(BENCHMARKS / "corpus_findings.py"), str(tiny_corpus)],

@@ -169,13 +169,20 @@ class ArchitectureExtractor(Extractor):
         builders = {
             name for name, scope in module.function_scopes.items() if id(scope) in self._root_scopes
         } | {c.name for c in model_classes if c.parent is module}
-        for name, scope, statement in self._local_calls:
-            if name not in builders:
-                continue
-            if scope.kind == "module":
-                self._module_statements.add(statement)
-            elif not (scope.enclosing_class and _framework(scope.enclosing_class)):
-                self._root_scopes.setdefault(id(scope), scope)
+        changed = True
+        while changed:  # a caller of a builder is a builder (`vgg11()` -> `_vgg()` -> `VGG`)
+            changed = False
+            for name, scope, statement in self._local_calls:
+                if name not in builders:
+                    continue
+                if scope.kind == "module":
+                    self._module_statements.add(statement)
+                elif not (scope.enclosing_class and _framework(scope.enclosing_class)):
+                    if id(scope) not in self._root_scopes:
+                        self._root_scopes[id(scope)] = scope
+                        if scope.parent is module:
+                            builders.add(scope.name)
+                            changed = True
         if self._module_statements:
             self._module_statements = _with_dependencies(module, self._module_statements)
             self._root_scopes.setdefault(id(module), module)
@@ -195,14 +202,14 @@ class ArchitectureExtractor(Extractor):
             for instance in list(interpreter.instances):
                 if instance.explicit_args:
                     paths.extend(self._instance_paths(interpreter, instance))
-        except BudgetExceeded:
+        except (BudgetExceeded, RecursionError):
             pass
         for key, seq in interpreter.sequentials.items():
             if key in interpreter.owned_sequentials:
                 continue
             try:
                 tensor = interpreter.apply(seq, interpreter.fresh_tensor(), seq.origin)
-            except BudgetExceeded:
+            except (BudgetExceeded, RecursionError):
                 break
             for out in iter_paths(tensor):
                 paths.append(_path(_seq_name(seq), seq.framework, seq.origin, out))

@@ -73,8 +73,6 @@ _TORCH_KINDS: dict[str, tuple[str, ...]] = {
         "LazyInstanceNorm1d",
         "LazyInstanceNorm2d",
         "LazyInstanceNorm3d",
-        "LocalResponseNorm",
-        "CrossMapLRN2d",
         "RMSNorm",
     ),
     "dropout": (
@@ -109,6 +107,10 @@ _TORCH_KINDS: dict[str, tuple[str, ...]] = {
     ),
     "reshape": ("Flatten", "Unflatten", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle"),
     "other": (
+        # Local response normalization (AlexNet's) has no learned scale and does not keep
+        # activations in range the way batch or layer normalization does.
+        "LocalResponseNorm",
+        "CrossMapLRN2d",
         "Identity",
         "Upsample",
         "UpsamplingNearest2d",
@@ -410,6 +412,10 @@ KERAS_MERGES = frozenset(
         "Maximum",
         "maximum",
     )
+)
+# Functions that make a new tensor shaped like their argument, unrelated to its values.
+FRESH_TENSORS = frozenset(
+    f"torch.{n}_like" for n in ("randn", "rand", "randint", "zeros", "ones", "full", "empty")
 )
 TORCH_CONCAT = frozenset(
     {"torch.cat", "torch.concat", "torch.concatenate", "torch.stack", "torch.add"}

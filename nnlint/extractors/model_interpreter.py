@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 import libcst as cst
 
 from nnlint.extractors.layers import (
+    FRESH_TENSORS,
     FUNCTIONAL_ACTIVATIONS,
     FUNCTIONAL_KINDS,
     KERAS_ACTIVATION_STRINGS,
@@ -145,6 +146,7 @@ class ListModule:
 
     children: tuple[Any, ...]
     certain: bool = True
+    keys: tuple[Any, ...] | None = None  # ModuleDict: the key of each child
 
 
 @dataclass(eq=False)
@@ -447,8 +449,9 @@ class ModelInterpreter:
             items = _children(base)
             if -len(items) <= key < len(items):
                 return items[key]
-        if isinstance(base, ListModule) and isinstance(key, str):
-            return UNKNOWN
+        if isinstance(base, ListModule) and isinstance(key, str) and base.keys is not None:
+            if base.certain and key in base.keys:
+                return base.children[base.keys.index(key)]
         return UNKNOWN
 
     def _slice(self, base: Value, sl: cst.BaseSlice, frame: Frame) -> Value:
@@ -615,6 +618,10 @@ class ModelInterpreter:
             name = func.attr.value
             if isinstance(receiver, Tensor):
                 return self._tensor_method(node, receiver, name)
+            if name in ("values", "items", "keys") and not node.args:
+                view = _dict_view(receiver, name)
+                if view is not None:
+                    return view
             if isinstance(receiver, (PyList, SeqModule, ListModule)) and name in _MUTATORS:
                 self._mutate(node, func.value, receiver, name, frame)
                 return None
@@ -778,9 +785,11 @@ class ModelInterpreter:
                     items, certain = first.items, certain and first.certain
                 elif isinstance(first, PyDict):
                     items, certain = tuple(v for _, v in first.items), certain and first.certain
+                    keys = tuple(k for k, _ in first.items)
+                    return ListModule(items, certain, keys)
                 else:
                     certain = False
-            return ListModule(items, certain)
+            return ListModule(items, certain, () if qualname.endswith("Dict") else None)
         if qualname in ("collections.OrderedDict", "builtins.dict"):
             if positional and isinstance(positional[0], PyList):
                 pairs = [
@@ -813,6 +822,8 @@ class ModelInterpreter:
                 tensors.extend(t for t in value.items if isinstance(t, Tensor))
         if not tensors:
             return UNKNOWN
+        if qualname in FRESH_TENSORS:
+            return self.fresh_tensor()  # `torch.randn_like(x)`: new values, not x's path
         if qualname in TORCH_CONCAT:
             return merge_tensors(tensors, skip=len(tensors) > 1)
         if qualname in FUNCTIONAL_ACTIVATIONS:
@@ -918,7 +929,8 @@ class ModelInterpreter:
             certain = certain and positional[0].certain
         else:
             children = list(positional)
-        children = [c for c in children if c is not None]
+        # `keras.Input(...)` as the first item of a Sequential only declares the input shape.
+        children = [c for c in children if c is not None and not isinstance(c, Tensor)]
         if any(c is UNKNOWN for c in children):
             certain = False
         self._serial += 1
@@ -1085,7 +1097,8 @@ class ModelInterpreter:
         if param.default is None:
             return UNKNOWN
         value = self.eval(param.default, Frame({}, scope.parent))
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if _holds_numbers(value):
+            # `depth=8`, `hidden=(64, 64, 64)`: the depth comes from a parameter.
             return UNKNOWN
         return value
 
@@ -1430,16 +1443,51 @@ def _ends_saturating(tensor: Tensor) -> bool:
 
 def merge_tensors(tensors: Sequence[Tensor], *, skip: bool, opaque: Layer | None = None) -> Tensor:
     """Tensors combined by ``+``, concatenation or an unknown op. Two tensors from the same input
-    merged by ``+``/concatenation make a skip connection (ResNet, DenseNet, U-Net): the path
-    keeps the longest branch and says it has a residual."""
+    that went through different layers, merged by ``+``/concatenation, make a skip connection
+    (ResNet, DenseNet, U-Net): the path keeps the longest branch and says it has a residual.
+    (``x + noise`` or ``x + x`` skips nothing.)"""
     longest = max(tensors, key=lambda t: len(t.path))
-    roots = {t.root for t in tensors}
-    residual = any(t.residual for t in tensors) or (
-        skip and len(tensors) > 1 and len(roots) < len(tensors)
-    )
+    residual = any(t.residual for t in tensors) or (skip and _skips(tensors))
     certain = all(t.certain for t in tensors)
     merged = dataclasses.replace(longest, residual=residual, certain=certain)
     return merged.then(opaque) if opaque is not None else merged
+
+
+def _holds_numbers(value: Value) -> bool:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return True
+    if isinstance(value, PyList):
+        return any(_holds_numbers(item) for item in value.items)
+    if isinstance(value, PyDict):
+        return any(_holds_numbers(v) for _, v in value.items)
+    return False
+
+
+def _skips(tensors: Sequence[Tensor]) -> bool:
+    for i, a in enumerate(tensors):
+        for b in tensors[i + 1 :]:
+            if a.root == b.root and a.path != b.path:
+                return True
+    return False
+
+
+def _dict_view(value: Value, name: str) -> Value:
+    """``d.values()``, ``d.items()``, ``d.keys()`` of a dict or an ``nn.ModuleDict``."""
+    if isinstance(value, PyDict):
+        pairs = list(value.items)
+        certain = value.certain
+    elif isinstance(value, ListModule) and value.keys is not None:
+        pairs = list(zip(value.keys, value.children))
+        certain = value.certain
+    else:
+        return None
+    if name == "keys":
+        items: tuple[Value, ...] = tuple(k for k, _ in pairs)
+    elif name == "values":
+        items = tuple(v for _, v in pairs)
+    else:
+        items = tuple(PyList((k, v), True) for k, v in pairs)
+    return PyList(items, certain=certain)
 
 
 def _callee_text(node: cst.BaseExpression) -> str:

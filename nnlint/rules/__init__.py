@@ -13,6 +13,7 @@ from nnlint.rules.base import Rule, RuleMeta
 RULE_MODULES: tuple[str, ...] = (
     "nn001_syntax_error",
     "nn002_internal_error",
+    "nn003_unused_noqa",
     "nn101_sigmoid_stack",
     "nn102_collapsing_linear_layers",
     "nn201_deep_stack_without_normalization",
@@ -32,7 +33,7 @@ RULE_MODULES: tuple[str, ...] = (
 )
 
 # Emitted by the engine itself, never by a rule's ``check``.
-META_CODES: frozenset[str] = frozenset({"NN001", "NN002"})
+META_CODES: frozenset[str] = frozenset({"NN001", "NN002", "NN003"})
 SYNTAX_ERROR = "NN001"
 INTERNAL_ERROR = "NN002"
 

@@ -12,16 +12,21 @@ import libcst as cst
 
 from nnlint.catalog import DOCS_BASE, FailureMode
 from nnlint.facts import FileFacts
-from nnlint.findings import Severity
+from nnlint.findings import Applicability, Severity
 
 
 @dataclass(frozen=True)
 class Fix:
-    """A safe edit: replace ``original`` (a node of the parsed module) with ``replacement``."""
+    """An edit: replace ``original`` (a node of the parsed module) with ``replacement``.
+
+    An ``UNSAFE`` fix may undo something the author chose on purpose; ``--fix`` applies it only
+    with ``--unsafe-fixes``.
+    """
 
     title: str
     original: cst.CSTNode
     replacement: cst.CSTNode
+    applicability: Applicability = Applicability.SAFE
 
 
 @dataclass(frozen=True)
@@ -43,13 +48,20 @@ class Valid:
 
 @dataclass(frozen=True)
 class Invalid:
-    """A code sample the rule must flag; ``line`` pins the line of the (single) finding and
-    ``expected_fix`` the whole fixed file, for fixable rules."""
+    """A code sample the rule must flag: the (single) finding's range (``line``, ``column``,
+    ``end_line``, ``end_column``, 1-based, the end just past the node) and exact ``message``,
+    and for fixable rules the whole fixed file (``expected_fix``) and whether the fix is
+    ``unsafe`` (applied only with ``--unsafe-fixes``)."""
 
     code: str
     line: int | None = None
     expected_fix: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+    message: str | None = None
+    unsafe_fix: bool = False
 
 
 class Rule:
@@ -68,6 +80,9 @@ class Rule:
     failure_mode: ClassVar[FailureMode | None]
     fixable: ClassVar[bool] = False
     fix_title: ClassVar[str | None] = None
+    # What to do about a finding, one line (the `full` format's note); the failure mode's first
+    # remedy when a rule does not say.
+    REMEDY: ClassVar[str] = ""
     default_enabled: ClassVar[bool] = True
     options: ClassVar[Mapping[str, Any]] = {}
     # Byte patterns one of which must occur in a file for this rule to possibly fire.
@@ -97,6 +112,7 @@ class RuleMeta:
     options: Mapping[str, Any]
     url: str
     fix_title: str | None = None
+    remedy: str = ""
     triggers: tuple[bytes, ...] = ()
     # The implementation; None for the meta-diagnostics the engine emits itself (NN001/NN002).
     rule_class: type[Rule] | None = None
@@ -115,6 +131,7 @@ class RuleMeta:
             options=dict(rule.options),
             url=rule_url(rule.code, rule.name),
             fix_title=rule.fix_title,
+            remedy=rule.REMEDY or (rule.failure_mode.remedy if rule.failure_mode else ""),
             triggers=tuple(rule.triggers),
             rule_class=rule,
         )

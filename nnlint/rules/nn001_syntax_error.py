@@ -43,13 +43,31 @@ class SyntaxErrorRule(Rule):
     code = "NN001"
     name = "syntax-error"
     MESSAGE = "File cannot be parsed"
+    REMEDY = "fix the syntax (or exclude the file): nothing else in it was checked"
     severity = Severity.ERROR
     # A diagnostic of nnlint itself, not a training failure mode.
     failure_mode = None
     # Files are parsed only when some rule's trigger occurs, hence the dropout layers.
     INVALID = [
-        Invalid("import torch.nn as nn\nprint 'x'\nnn.Dropout(0.5)\n", line=2),
-        Invalid("import torch.nn as nn\ndef f(:\n    return nn.Dropout(0.5)\n", line=2),
+        Invalid(
+            "import torch.nn as nn\nprint 'x'\nnn.Dropout(0.5)\n",
+            line=2,
+            column=1,
+            end_line=2,
+            end_column=1,
+            message=(
+                "SyntaxError: Missing parentheses in call to 'print'. Did you mean print(...)? "
+                "(Python 2 code? nnlint, like Python 3, cannot parse it)"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\ndef f(:\n    return nn.Dropout(0.5)\n",
+            line=2,
+            column=7,
+            end_line=2,
+            end_column=7,
+            message="SyntaxError: invalid syntax",
+        ),
     ]
     VALID = ["import torch.nn as nn\nprint('x')\nnn.Dropout(0.5)\n"]
 

@@ -29,6 +29,7 @@ class InternalErrorRule(Rule):
     code = "NN002"
     name = "internal-error"
     MESSAGE = "Internal error in a rule"
+    REMEDY = "report the bug with the file if you can share it; the other rules' findings are kept"
     severity = Severity.ERROR
     failure_mode = None  # a diagnostic of nnlint itself
 

@@ -143,6 +143,16 @@ class SigmoidStack(Rule):
             "    nn.Linear(256, 128),\n    nn.Sigmoid(),\n    nn.Linear(128, 64),\n"
             "    nn.Sigmoid(),\n    nn.Linear(64, 10),\n)\n",
             line=7,
+            column=5,
+            end_line=7,
+            end_column=17,
+            message=(
+                "3 consecutive hidden layers of `nn.Sequential` use sigmoid: backpropagation "
+                "multiplies the gradient by at most 0.25 (sigmoid) or nearly 0 (saturated tanh) "
+                "per layer, so the first layers get vanishing gradients; use ReLU-family "
+                "activations, or add normalization or residual connections where the saturating "
+                "activation is needed"
+            ),
         ),
         # Module subclass: a reused activation module, functions and methods.
         Invalid(
@@ -153,6 +163,16 @@ class SigmoidStack(Rule):
             "        x = self.act(self.fc1(x))\n        x = torch.tanh(self.fc2(x))\n"
             "        x = self.fc3(x).sigmoid()\n        return self.fc4(x)\n",
             line=15,
+            column=13,
+            end_line=15,
+            end_column=34,
+            message=(
+                "3 consecutive hidden layers of `Net` use sigmoid/tanh: backpropagation "
+                "multiplies the gradient by at most 0.25 (sigmoid) or nearly 0 (saturated tanh) "
+                "per layer, so the first layers get vanishing gradients; use ReLU-family "
+                "activations, or add normalization or residual connections where the saturating "
+                "activation is needed"
+            ),
         ),
         # A list built in a loop over a literal range, splatted into Sequential.
         Invalid(
@@ -160,6 +180,16 @@ class SigmoidStack(Rule):
             "    layers += [nn.Linear(32, 32), nn.Sigmoid()]\n"
             "model = nn.Sequential(*layers, nn.Linear(32, 1))\n",
             line=7,
+            column=35,
+            end_line=7,
+            end_column=47,
+            message=(
+                "4 consecutive hidden layers of `nn.Sequential` use sigmoid: backpropagation "
+                "multiplies the gradient by at most 0.25 (sigmoid) or nearly 0 (saturated tanh) "
+                "per layer, so the first layers get vanishing gradients; use ReLU-family "
+                "activations, or add normalization or residual connections where the saturating "
+                "activation is needed"
+            ),
         ),
         # An activation class passed as a default.
         Invalid(
@@ -168,6 +198,16 @@ class SigmoidStack(Rule):
             "        layers.append(nn.Linear(8, 8))\n        layers.append(act_layer())\n"
             "    return nn.Sequential(*layers[:-1])\n\nhead = mlp((8, 8, 8, 8, 1))\n",
             line=9,
+            column=23,
+            end_line=9,
+            end_column=34,
+            message=(
+                "3 consecutive hidden layers of `nn.Sequential` use tanh: backpropagation "
+                "multiplies the gradient by at most 0.25 (sigmoid) or nearly 0 (saturated tanh) "
+                "per layer, so the first layers get vanishing gradients; use ReLU-family "
+                "activations, or add normalization or residual connections where the saturating "
+                "activation is needed"
+            ),
         ),
         # Keras functional API with activation strings.
         Invalid(
@@ -178,6 +218,16 @@ class SigmoidStack(Rule):
             "outputs = layers.Dense(10, activation='softmax')(x)\n"
             "model = keras.Model(inputs, outputs)\n",
             line=5,
+            column=5,
+            end_line=5,
+            end_column=52,
+            message=(
+                "3 consecutive hidden layers of `keras.Model` use sigmoid: backpropagation "
+                "multiplies the gradient by at most 0.25 (sigmoid) or nearly 0 (saturated tanh) "
+                "per layer, so the first layers get vanishing gradients; use ReLU-family "
+                "activations, or add normalization or residual connections where the saturating "
+                "activation is needed"
+            ),
         ),
         # Keras model.add chain with Activation layers.
         Invalid(
@@ -186,12 +236,32 @@ class SigmoidStack(Rule):
             "model.add(layers.Activation('tanh'))\nmodel.add(layers.Dense(64))\n"
             "model.add(layers.Activation('tanh'))\nmodel.add(layers.Dense(1))\n",
             line=6,
+            column=11,
+            end_line=6,
+            end_column=36,
+            message=(
+                "3 consecutive hidden layers of `keras.Sequential` use tanh: backpropagation "
+                "multiplies the gradient by at most 0.25 (sigmoid) or nearly 0 (saturated tanh) "
+                "per layer, so the first layers get vanishing gradients; use ReLU-family "
+                "activations, or add normalization or residual connections where the saturating "
+                "activation is needed"
+            ),
         ),
         Invalid(
             _TORCH + "net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 8), "
             "nn.Tanh(), nn.Linear(8, 1))\n",
             line=5,
             options={"min-depth": 2},
+            column=38,
+            end_line=5,
+            end_column=47,
+            message=(
+                "2 consecutive hidden layers of `nn.Sequential` use tanh: backpropagation "
+                "multiplies the gradient by at most 0.25 (sigmoid) or nearly 0 (saturated tanh) "
+                "per layer, so the first layers get vanishing gradients; use ReLU-family "
+                "activations, or add normalization or residual connections where the saturating "
+                "activation is needed"
+            ),
         ),
     ]
 

@@ -86,6 +86,14 @@ class CollapsingLinearLayers(Rule):
             "import torch.nn as nn\nnet = nn.Sequential(\n    nn.Linear(784, 512),\n"
             "    nn.Linear(512, 256),\n    nn.ReLU(),\n    nn.Linear(256, 10),\n)\n",
             line=3,
+            column=5,
+            end_line=3,
+            end_column=24,
+            message=(
+                "`Linear(..., 512)` feeds `Linear(..., 256)` with no activation between them: "
+                "the two compute one linear map, so the extra layer adds parameters but no "
+                "expressive power; add an activation between them (or merge them)"
+            ),
         ),
         Invalid(
             "import torch.nn as nn\n\nclass MLP(nn.Module):\n    def __init__(self):\n"
@@ -94,12 +102,28 @@ class CollapsingLinearLayers(Rule):
             "    def forward(self, x):\n        x = self.fc2(self.fc1(x))\n"
             "        return self.out(x.relu())\n",
             line=11,
+            column=22,
+            end_line=11,
+            end_column=33,
+            message=(
+                "`Linear(..., 64)` feeds `Linear(..., 64)` with no activation between them: "
+                "the two compute one linear map, so the extra layer adds parameters but no "
+                "expressive power; add an activation between them (or merge them)"
+            ),
         ),
         Invalid(
             "from tensorflow import keras\nmodel = keras.Sequential([\n"
             "    keras.layers.Dense(64),\n    keras.layers.Dropout(0.2),\n"
             "    keras.layers.Dense(32, activation='relu'),\n    keras.layers.Dense(10),\n])\n",
             line=3,
+            column=5,
+            end_line=3,
+            end_column=27,
+            message=(
+                "`Dense(64)` feeds `Dense(32)` with no activation between them: the two "
+                "compute one linear map, so the extra layer adds parameters but no expressive "
+                "power; add an activation between them (or merge them)"
+            ),
         ),
     ]
 

@@ -144,6 +144,16 @@ class DeepStackWithoutNormalization(Rule):
             "            in_channels = v\n    return nn.Sequential(*layers)\n\n"
             "features = make_layers(CFG)\n",
             line=14,
+            column=22,
+            end_line=14,
+            end_column=73,
+            message=(
+                "`nn.Sequential` stacks 7 weight layers with no normalization and no residual "
+                "connection: the gradient is a product of one factor per layer, so it can "
+                "explode or vanish with depth (VGG/AlexNet-style stacks need careful "
+                "initialization and small learning rates); add BatchNorm/LayerNorm after the "
+                "weight layers or residual connections"
+            ),
         ),
         # A plain module with an nn.Sequential classifier.
         Invalid(
@@ -159,6 +169,16 @@ class DeepStackWithoutNormalization(Rule):
             "        x = self.features(x)\n        x = torch.flatten(x, 1)\n"
             "        return self.classifier(x)\n",
             line=9,
+            column=13,
+            end_line=9,
+            end_column=33,
+            message=(
+                "`AlexNetish` stacks 7 weight layers with no normalization and no residual "
+                "connection: the gradient is a product of one factor per layer, so it can "
+                "explode or vanish with depth (VGG/AlexNet-style stacks need careful "
+                "initialization and small learning rates); add BatchNorm/LayerNorm after the "
+                "weight layers or residual connections"
+            ),
         ),
         # Keras Sequential list.
         Invalid(
@@ -167,11 +187,31 @@ class DeepStackWithoutNormalization(Rule):
             + "".join("    layers.Dense(64, activation='relu'),\n" for _ in range(6))
             + "    layers.Dense(10),\n])\n",
             line=5,
+            column=5,
+            end_line=5,
+            end_column=40,
+            message=(
+                "`keras.Sequential` stacks 7 weight layers with no normalization and no residual "
+                "connection: the gradient is a product of one factor per layer, so it can "
+                "explode or vanish with depth (VGG/AlexNet-style stacks need careful "
+                "initialization and small learning rates); add BatchNorm/LayerNorm after the "
+                "weight layers or residual connections"
+            ),
         ),
         Invalid(
             _TORCH + "net = nn.Sequential(*[nn.Linear(8, 8) for _ in range(3)])\n",
             line=5,
             options={"min-weight-layers": 3},
+            column=23,
+            end_line=5,
+            end_column=38,
+            message=(
+                "`nn.Sequential` stacks 3 weight layers with no normalization and no residual "
+                "connection: the gradient is a product of one factor per layer, so it can "
+                "explode or vanish with depth (VGG/AlexNet-style stacks need careful "
+                "initialization and small learning rates); add BatchNorm/LayerNorm after the "
+                "weight layers or residual connections"
+            ),
         ),
     ]
 

@@ -88,16 +88,44 @@ class InitScaleTooLarge(Rule):
             "        super().__init__()\n        self.fc = nn.Linear(8, 8)\n"
             "        nn.init.normal_(self.fc.weight, mean=0.0, std=1.0)\n",
             line=7,
+            column=9,
+            end_line=7,
+            end_column=59,
+            message=(
+                "`nn.init.normal_(...)` draws weights with a standard deviation of 1: each "
+                "layer multiplies the activation scale by about that times sqrt(fan-in), so "
+                "activations and gradients explode with depth; use Kaiming/Xavier "
+                "initialization (std about 1/sqrt(fan-in))"
+            ),
         ),
         Invalid(
             "import torch.nn as nn\n\ndef init(model):\n    for m in model.modules():\n"
             "        if isinstance(m, nn.Linear):\n            m.weight.data.uniform_(-1, 1)\n",
             line=6,
+            column=13,
+            end_line=6,
+            end_column=42,
+            message=(
+                "`m.weight.data.uniform_(...)` draws weights with a bound of 1: each layer "
+                "multiplies the activation scale by about that times sqrt(fan-in), so "
+                "activations and gradients explode with depth; use Kaiming/Xavier "
+                "initialization (std about 1/sqrt(fan-in))"
+            ),
         ),
         Invalid(
             "from tensorflow import keras\nd = keras.layers.Dense(\n    8,\n"
             "    kernel_initializer=keras.initializers.RandomNormal(mean=0.0, stddev=1.0),\n)\n",
             line=4,
+            column=24,
+            end_line=4,
+            end_column=77,
+            message=(
+                "`kernel_initializer=keras.initializers.RandomNormal(mean=0.0, stddev=1.0)` "
+                "draws weights with a standard deviation of 1: each layer multiplies the "
+                "activation scale by about that times sqrt(fan-in), so activations and "
+                "gradients explode with depth; use Kaiming/Xavier initialization (std about "
+                "1/sqrt(fan-in))"
+            ),
         ),
     ]
 

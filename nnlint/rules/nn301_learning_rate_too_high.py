@@ -120,33 +120,119 @@ class LearningRateTooHigh(Rule):
         ),
     ]
     INVALID = [
-        Invalid("import torch\nopt = torch.optim.Adam(model.parameters(), lr=0.5)\n", line=2),
+        Invalid(
+            "import torch\nopt = torch.optim.Adam(model.parameters(), lr=0.5)\n",
+            line=2,
+            column=47,
+            end_line=2,
+            end_column=50,
+            message=(
+                "`torch.optim.Adam` with learning rate 0.5 is at or above 0.1, far above the "
+                "usual 1e-4-1e-3 for Adam: updates this large explode gradients and kill ReLU "
+                "units; lower it (start around 1e-3)"
+            ),
+        ),
         # Positional lr.
-        Invalid("from torch import optim\nopt = optim.SGD(net.parameters(), 10)\n", line=2),
+        Invalid(
+            "from torch import optim\nopt = optim.SGD(net.parameters(), 10)\n",
+            line=2,
+            column=35,
+            end_line=2,
+            end_column=37,
+            message=(
+                "`optim.SGD` with learning rate 10 is at or above 2, far above the usual "
+                "0.001-0.1 for SGD: updates this large explode gradients and kill ReLU units; "
+                "lower it (start around 0.01)"
+            ),
+        ),
         # Through a module constant.
         Invalid(
             "import torch.optim as optim\nLR = 1.0\nopt = optim.RMSprop(net.parameters(), lr=LR)\n",
             line=3,
+            column=42,
+            end_line=3,
+            end_column=44,
+            message=(
+                "`optim.RMSprop` with learning rate LR (= 1) is at or above 0.1, far above "
+                "the usual 1e-4-1e-3 for RMSprop: updates this large explode gradients and "
+                "kill ReLU units; lower it (start around 1e-3)"
+            ),
         ),
         # Through a local assigned once from a literal.
         Invalid(
             "import torch\n\ndef train(model):\n    learning_rate = 0.1\n"
             "    opt = torch.optim.AdamW(model.parameters(), learning_rate)\n",
             line=5,
+            column=49,
+            end_line=5,
+            end_column=62,
+            message=(
+                "`torch.optim.AdamW` with learning rate learning_rate (= 0.1) is at or above "
+                "0.1, far above the usual 1e-4-1e-3 for AdamW: updates this large explode "
+                "gradients and kill ReLU units; lower it (start around 1e-3)"
+            ),
         ),
         # Keras: learning_rate first, and the old lr= keyword.
         Invalid(
             "from tensorflow import keras\nmodel.compile(optimizer=keras.optimizers.Adam(0.1))\n",
             line=2,
+            column=47,
+            end_line=2,
+            end_column=50,
+            message=(
+                "`keras.optimizers.Adam` with learning rate 0.1 is at or above 0.1, far above "
+                "the usual 1e-4-1e-3 for Adam: updates this large explode gradients and kill "
+                "ReLU units; lower it (start around 1e-3)"
+            ),
         ),
-        Invalid("from keras.optimizers import SGD\nopt = SGD(lr=2.0)\n", line=2),
-        Invalid("import tensorflow as tf\nopt = tf.train.AdamOptimizer(learning_rate=0.5)\n"),
+        Invalid(
+            "from keras.optimizers import SGD\nopt = SGD(lr=2.0)\n",
+            line=2,
+            column=14,
+            end_line=2,
+            end_column=17,
+            message=(
+                "`SGD` with learning rate 2.0 is at or above 2, far above the usual 0.001-0.1 "
+                "for SGD: updates this large explode gradients and kill ReLU units; lower it "
+                "(start around 0.01)"
+            ),
+        ),
+        Invalid(
+            "import tensorflow as tf\nopt = tf.train.AdamOptimizer(learning_rate=0.5)\n",
+            line=2,
+            column=44,
+            end_line=2,
+            end_column=47,
+            message=(
+                "`tf.train.AdamOptimizer` with learning rate 0.5 is at or above 0.1, far "
+                "above the usual 1e-4-1e-3 for AdamOptimizer: updates this large explode "
+                "gradients and kill ReLU units; lower it (start around 1e-3)"
+            ),
+        ),
         Invalid(
             "import torch\nopt = torch.optim.Adam(model.parameters(), lr=0.05)\n",
+            line=2,
+            column=47,
+            end_line=2,
+            end_column=51,
+            message=(
+                "`torch.optim.Adam` with learning rate 0.05 is at or above 0.05, far above "
+                "the usual 1e-4-1e-3 for Adam: updates this large explode gradients and kill "
+                "ReLU units; lower it (start around 1e-3)"
+            ),
             options={"adaptive-threshold": 0.05},
         ),
         Invalid(
             "import torch\nopt = torch.optim.SGD(model.parameters(), lr=1.0)\n",
+            line=2,
+            column=46,
+            end_line=2,
+            end_column=49,
+            message=(
+                "`torch.optim.SGD` with learning rate 1.0 is at or above 1, far above the "
+                "usual 0.001-0.1 for SGD: updates this large explode gradients and kill ReLU "
+                "units; lower it (start around 0.01)"
+            ),
             options={"sgd-threshold": 1.0},
         ),
     ]

@@ -64,12 +64,30 @@ class NegativeBiasBeforeReLU(Rule):
             "d = layers.Dense(\n"
             "    8, activation='relu', bias_initializer=initializers.Constant(-1.0)\n)\n",
             line=3,
+            column=44,
+            end_line=3,
+            end_column=71,
+            message=(
+                "`bias_initializer=initializers.Constant(-1.0)` starts the bias at -1 before "
+                "a ReLU: most pre-activations start negative, so units output 0 and pass no "
+                "gradient (dead from the first step); initialise the bias at 0 or a small "
+                "positive value"
+            ),
         ),
         Invalid(
             "from tensorflow import keras\n"
             "c = keras.layers.Conv2D(\n    16, 3, activation='relu',\n"
             "    bias_initializer=keras.initializers.Constant(value=-0.5),\n)\n",
             line=4,
+            column=22,
+            end_line=4,
+            end_column=61,
+            message=(
+                "`bias_initializer=keras.initializers.Constant(value=-0.5)` starts the bias "
+                "at -0.5 before a ReLU: most pre-activations start negative, so units output "
+                "0 and pass no gradient (dead from the first step); initialise the bias at 0 "
+                "or a small positive value"
+            ),
         ),
     ]
 

@@ -101,27 +101,68 @@ class ConstantWeightInit(Rule):
             "            if isinstance(m, (nn.Linear, nn.Conv2d)):\n"
             "                nn.init.zeros_(m.weight)\n",
             line=7,
+            column=17,
+            end_line=7,
+            end_column=41,
+            message=(
+                "`nn.init.zeros_(...)` sets the weights of every `Linear` layer of the model "
+                "to 0: their gradients below the last layer are 0 and ReLU units never fire; "
+                "keep a random initialization (Kaiming/Xavier) for weights"
+            ),
         ),
         Invalid(
             "import torch.nn as nn\n\ndef init_weights(m):\n    if type(m) == nn.Linear:\n"
             "        m.weight.data.fill_(0.5)\n\nmodel.apply(init_weights)\n",
             line=5,
+            column=9,
+            end_line=5,
+            end_column=33,
+            message=(
+                "`m.weight.data.fill_(...)` sets the weights of every `Linear` layer of the "
+                "model to 0.5: every unit of a layer computes the same output and gets the "
+                "same update; keep a random initialization (Kaiming/Xavier) for weights"
+            ),
         ),
         Invalid(
             "import torch\nfrom torch import nn\n\nclass Net(nn.Module):\n"
             "    def _init_weights(self, module):\n        if isinstance(module, nn.Linear):\n"
             "            module.weight.data.zero_()\n",
             line=7,
+            column=13,
+            end_line=7,
+            end_column=39,
+            message=(
+                "`module.weight.data.zero_(...)` sets the weights of every `Linear` layer of "
+                "the model to 0: their gradients below the last layer are 0 and ReLU units "
+                "never fire; keep a random initialization (Kaiming/Xavier) for weights"
+            ),
         ),
         Invalid(
             "from tensorflow.keras import layers\n"
             "h = layers.Dense(64, activation='relu', kernel_initializer='zeros')\n",
             line=2,
+            column=60,
+            end_line=2,
+            end_column=67,
+            message=(
+                "`kernel_initializer='zeros'` sets the weights of a hidden `Dense` layer "
+                "(relu) to 0: their gradients below the last layer are 0 and ReLU units never "
+                "fire; keep a random initialization (Kaiming/Xavier) for weights"
+            ),
         ),
         Invalid(
             "from tensorflow import keras\nh = keras.layers.Conv2D(32, 3, activation='relu',\n"
             "    kernel_initializer=keras.initializers.Constant(0.1))\n",
             line=3,
+            column=24,
+            end_line=3,
+            end_column=56,
+            message=(
+                "`kernel_initializer=keras.initializers.Constant(0.1)` sets the weights of a "
+                "hidden `Conv2D` layer (relu) to 0.1: every unit of a layer computes the same "
+                "output and gets the same update; keep a random initialization "
+                "(Kaiming/Xavier) for weights"
+            ),
         ),
     ]
 

@@ -9,6 +9,7 @@ from nnlint.facts import FileFacts
 from nnlint.findings import Severity
 from nnlint.rules._dropout import (
     DROPOUT_TRIGGERS,
+    constant_note,
     describe_rate,
     in_unit_interval,
     literal_rate_sites,
@@ -57,6 +58,7 @@ class DropoutRateOne(Rule):
     code = "NN401"
     name = "dropout-rate-one"
     MESSAGE = "Dropout rate 1 drops every activation: the model learns nothing"
+    REMEDY = "use a rate strictly between 0 and 1 (0.1-0.5 is typical; keep_prob 0.5-0.9)"
     severity = Severity.ERROR
     failure_mode = DROPOUT_MISUSE
     triggers = DROPOUT_TRIGGERS
@@ -91,39 +93,231 @@ class DropoutRateOne(Rule):
         "        assert nn.Dropout(1.0)\n",
     ]
     INVALID = [
-        Invalid("import torch.nn as nn\nlayer = nn.Dropout(1.0)\n", line=2),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.Dropout(1.0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=24,
+            message=(
+                "`nn.Dropout` with p=1.0 drops every activation, so the model learns nothing; "
+                "use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
         # TF1 code: the positional argument is keep_prob, and 0 keeps nothing.
         Invalid(
-            "import tensorflow as tf\nsess = tf.Session()\ny = tf.nn.dropout(x, 0.0)\n", line=3
+            "import tensorflow as tf\nsess = tf.Session()\ny = tf.nn.dropout(x, 0.0)\n",
+            line=3,
+            column=5,
+            end_line=3,
+            end_column=26,
+            message=(
+                "`tf.nn.dropout` with keep_prob=0.0 keeps no activation, so the model learns "
+                "nothing; use a keep_prob strictly between 0 and 1 (0.5-0.9 is typical)"
+            ),
         ),
         Invalid(
-            "import tensorflow as tf\ny = tf.layers.dropout(x, rate=1.0, training=t)\n", line=2
+            "import tensorflow as tf\ny = tf.layers.dropout(x, rate=1.0, training=t)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=47,
+            message=(
+                "`tf.layers.dropout` with rate=1.0 drops every activation, so the model learns "
+                "nothing; use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
         ),
         # Not a test function: a helper that merely has "test" elsewhere in its name.
         Invalid(
-            "import torch.nn as nn\n\ndef build_latest():\n    return nn.Dropout(1.0)\n", line=4
+            "import torch.nn as nn\n\ndef build_latest():\n    return nn.Dropout(1.0)\n",
+            line=4,
+            column=12,
+            end_line=4,
+            end_column=27,
+            message=(
+                "`nn.Dropout` with p=1.0 drops every activation, so the model learns nothing; "
+                "use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
         ),
-        Invalid("import torch.nn as nn\nlayer = nn.Dropout(p=1)\n", line=2),
-        Invalid("from torch import nn\nlayer = nn.Dropout2d((1.0))\n", line=2),
-        Invalid("from torch.nn import Dropout as D\nlayer = D(1e0)\n", line=2),
-        Invalid("import torch.nn.functional as F\ny = F.dropout(x, 1., training=True)\n", line=2),
-        Invalid("import torch\ny = torch.dropout(x, 1.0, True)\n", line=2),
-        Invalid("import torch.nn as nn\nDROP = 1.0\nlayer = nn.Dropout(DROP)\n", line=3),
-        Invalid("import torch.nn as nn\nlayer = nn.Dropout(True)\n", line=2),
-        Invalid("from keras import layers\nlayer = layers.Dropout(rate=1.0)\n", line=2),
-        Invalid("import tensorflow.keras.layers as L\nlayer = L.SpatialDropout2D(1)\n", line=2),
-        Invalid("import tensorflow as tf\nlayer = tf.keras.layers.Dropout(1.0)\n", line=2),
-        Invalid("from tensorflow import keras\nlayer = keras.layers.AlphaDropout(1.0)\n", line=2),
-        Invalid("import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=0)\n", line=2),
-        Invalid("import tensorflow as tf\ny = tf.nn.dropout(x, rate=1.0)\n", line=2),
-        Invalid("import tensorflow.compat.v1 as tf\ny = tf.nn.dropout(x, 0.0)\n", line=2),
-        Invalid("from torch.nn import *\nlayer = Dropout(1.0)\n", line=2),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.Dropout(p=1)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=24,
+            message=(
+                "`nn.Dropout` with p=1 drops every activation, so the model learns nothing; use "
+                "a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
+        Invalid(
+            "from torch import nn\nlayer = nn.Dropout2d((1.0))\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=28,
+            message=(
+                "`nn.Dropout2d` with p=(1.0) drops every activation, so the model learns "
+                "nothing; use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
+        Invalid(
+            "from torch.nn import Dropout as D\nlayer = D(1e0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=15,
+            message=(
+                "`D` with p=1e0 drops every activation, so the model learns nothing; use a rate "
+                "strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
+        Invalid(
+            "import torch.nn.functional as F\ny = F.dropout(x, 1., training=True)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=36,
+            message=(
+                "`F.dropout` with p=1. drops every activation, so the model learns nothing; use "
+                "a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
+        Invalid(
+            "import torch\ny = torch.dropout(x, 1.0, True)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=32,
+            message=(
+                "`torch.dropout` with p=1.0 drops every activation, so the model learns nothing; "
+                "use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nDROP = 1.0\nlayer = nn.Dropout(DROP)\n",
+            line=3,
+            column=9,
+            end_line=3,
+            end_column=25,
+            message=(
+                "`nn.Dropout` with p=DROP (= 1.0) drops every activation, so the model learns "
+                "nothing; use a rate strictly between 0 and 1 (0.1-0.5 is typical); `DROP` is "
+                "set on line 2, and every use of it shares this rate"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.Dropout(True)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=25,
+            message=(
+                "`nn.Dropout` with p=True (= 1) drops every activation, so the model learns "
+                "nothing; use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
+        Invalid(
+            "from keras import layers\nlayer = layers.Dropout(rate=1.0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=33,
+            message=(
+                "`layers.Dropout` with rate=1.0 drops every activation, so the model learns "
+                "nothing; use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
+        Invalid(
+            "import tensorflow.keras.layers as L\nlayer = L.SpatialDropout2D(1)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=30,
+            message=(
+                "`L.SpatialDropout2D` with rate=1 drops every activation, so the model learns "
+                "nothing; use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
+        Invalid(
+            "import tensorflow as tf\nlayer = tf.keras.layers.Dropout(1.0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=37,
+            message=(
+                "`tf.keras.layers.Dropout` with rate=1.0 drops every activation, so the model "
+                "learns nothing; use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
+        Invalid(
+            "from tensorflow import keras\nlayer = keras.layers.AlphaDropout(1.0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=39,
+            message=(
+                "`keras.layers.AlphaDropout` with rate=1.0 drops every activation, so the model "
+                "learns nothing; use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
+        Invalid(
+            "import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=0)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=34,
+            message=(
+                "`tf.nn.dropout` with keep_prob=0 keeps no activation, so the model learns "
+                "nothing; use a keep_prob strictly between 0 and 1 (0.5-0.9 is typical)"
+            ),
+        ),
+        Invalid(
+            "import tensorflow as tf\ny = tf.nn.dropout(x, rate=1.0)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=31,
+            message=(
+                "`tf.nn.dropout` with rate=1.0 drops every activation, so the model learns "
+                "nothing; use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
+        Invalid(
+            "import tensorflow.compat.v1 as tf\ny = tf.nn.dropout(x, 0.0)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=26,
+            message=(
+                "`tf.nn.dropout` with keep_prob=0.0 keeps no activation, so the model learns "
+                "nothing; use a keep_prob strictly between 0 and 1 (0.5-0.9 is typical)"
+            ),
+        ),
+        Invalid(
+            "from torch.nn import *\nlayer = Dropout(1.0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=21,
+            message=(
+                "`Dropout` with p=1.0 drops every activation, so the model learns nothing; use a "
+                "rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
+        ),
         Invalid(
             "import torch.nn as nn\n\nclass Head(nn.Module):\n"
             "    def __init__(self):\n        super().__init__()\n"
             "        self.drop = nn.Dropout(\n            p=1.0,\n        )\n",
             # A finding points at the call, so a noqa goes on the call's first line.
             line=6,
+            column=21,
+            end_line=8,
+            end_column=10,
+            message=(
+                "`nn.Dropout` with p=1.0 drops every activation, so the model learns nothing; "
+                "use a rate strictly between 0 and 1 (0.1-0.5 is typical)"
+            ),
         ),
     ]
 
@@ -139,5 +333,5 @@ class DropoutRateOne(Rule):
                 yield Violation(
                     site.node,
                     f"`{site.callee_text}` with {describe_rate(rate)} {what}, so the model learns "
-                    f"nothing; use {fix}",
+                    f"nothing; use {fix}{constant_note(facts, rate)}",
                 )

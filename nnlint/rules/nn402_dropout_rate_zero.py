@@ -9,6 +9,7 @@ from nnlint.facts import FileFacts
 from nnlint.findings import Severity
 from nnlint.rules._dropout import (
     DROPOUT_TRIGGERS,
+    constant_note,
     describe_rate,
     in_unit_interval,
     literal_rate_sites,
@@ -58,6 +59,7 @@ class DropoutRateZero(Rule):
     code = "NN402"
     name = "dropout-rate-zero"
     MESSAGE = "Dropout rate 0 drops nothing: the layer does nothing"
+    REMEDY = "delete the layer, or give it a rate between 0 and 1 if it should regularize"
     severity = Severity.WARNING
     failure_mode = DROPOUT_MISUSE
     triggers = DROPOUT_TRIGGERS
@@ -103,48 +105,202 @@ class DropoutRateZero(Rule):
         "        self.backbone.dropout = nn.Dropout(0.0)\n",
     ]
     INVALID = [
-        Invalid("import torch.nn as nn\nlayer = nn.Dropout(0.0)\n", line=2),
-        Invalid("import torch.nn as nn\nlayer = nn.Dropout(p=0)\n", line=2),
-        Invalid("import torch.nn as nn\nlayer = nn.AlphaDropout(.0)\n", line=2),
-        Invalid("import torch.nn as nn\nlayer = nn.FeatureAlphaDropout(0.)\n", line=2),
-        Invalid("import torch.nn as nn\nlayer = nn.Dropout3d(-0.0)\n", line=2),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.Dropout(0.0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=24,
+            message=(
+                "`nn.Dropout` with p=0.0 drops nothing, so the layer is a no-op; delete it or "
+                "use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.Dropout(p=0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=24,
+            message=(
+                "`nn.Dropout` with p=0 drops nothing, so the layer is a no-op; delete it or use "
+                "a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.AlphaDropout(.0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=28,
+            message=(
+                "`nn.AlphaDropout` with p=.0 drops nothing, so the layer is a no-op; delete it "
+                "or use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.FeatureAlphaDropout(0.)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=35,
+            message=(
+                "`nn.FeatureAlphaDropout` with p=0. drops nothing, so the layer is a no-op; "
+                "delete it or use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.Dropout3d(-0.0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=27,
+            message=(
+                "`nn.Dropout3d` with p=-0.0 drops nothing, so the layer is a no-op; delete it or "
+                "use a rate between 0 and 1"
+            ),
+        ),
         Invalid(
             "import torch.nn.functional as F\ny = F.dropout(x, 0.0, training=self.training)\n",
             line=2,
+            column=5,
+            end_line=2,
+            end_column=46,
+            message=(
+                "`F.dropout` with p=0.0 drops nothing, so the layer is a no-op; delete it or use "
+                "a rate between 0 and 1"
+            ),
         ),
-        Invalid("import keras\nlayer = keras.layers.Dropout(0)\n", line=2),
         Invalid(
-            "from keras.layers import GaussianDropout\nlayer = GaussianDropout(rate=0.0)\n", line=2
+            "import keras\nlayer = keras.layers.Dropout(0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=32,
+            message=(
+                "`keras.layers.Dropout` with rate=0 drops nothing, so the layer is a no-op; "
+                "delete it or use a rate between 0 and 1"
+            ),
         ),
-        Invalid("import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=1.0)\n", line=2),
-        Invalid("import torch.nn as nn\nDROP: float = 0.0\nlayer = nn.Dropout(DROP)\n", line=3),
-        Invalid("import torch.nn as nn\nlayer = nn.Dropout(False)\n", line=2),
+        Invalid(
+            "from keras.layers import GaussianDropout\nlayer = GaussianDropout(rate=0.0)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=34,
+            message=(
+                "`GaussianDropout` with rate=0.0 drops nothing, so the layer is a no-op; delete "
+                "it or use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=1.0)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=36,
+            message=(
+                "`tf.nn.dropout` with keep_prob=1.0 keeps every activation, so the layer is a "
+                "no-op; delete it or use a keep_prob below 1"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nDROP: float = 0.0\nlayer = nn.Dropout(DROP)\n",
+            line=3,
+            column=9,
+            end_line=3,
+            end_column=25,
+            message=(
+                "`nn.Dropout` with p=DROP (= 0.0) drops nothing, so the layer is a no-op; delete "
+                "it or use a rate between 0 and 1; `DROP` is set on line 2, and every use of it "
+                "shares this rate"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.Dropout(False)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=26,
+            message=(
+                "`nn.Dropout` with p=False (= 0) drops nothing, so the layer is a no-op; delete "
+                "it or use a rate between 0 and 1"
+            ),
+        ),
         # TF1 code (tf.placeholder): the positional argument is keep_prob; 1.0 keeps everything.
         Invalid(
             "import tensorflow as tf\nx = tf.placeholder(tf.float32)\ny = tf.nn.dropout(x, 1.0)\n",
             line=3,
+            column=5,
+            end_line=3,
+            end_column=26,
+            message=(
+                "`tf.nn.dropout` with keep_prob=1.0 keeps every activation, so the layer is a "
+                "no-op; delete it or use a keep_prob below 1"
+            ),
         ),
         # No TF1 sign, but TF2 rejects rate=1: code that runs with it is TF1 keeping everything.
-        Invalid("import tensorflow as tf\ny = tf.nn.dropout(h, 1.0)\n", line=2),
+        Invalid(
+            "import tensorflow as tf\ny = tf.nn.dropout(h, 1.0)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=26,
+            message=(
+                "`tf.nn.dropout` with keep_prob=1.0 keeps every activation, so the layer is a "
+                "no-op; delete it or use a keep_prob below 1"
+            ),
+        ),
         # TF2 positional rate 0.
-        Invalid("import tensorflow as tf\ny = tf.nn.dropout(h, 0.0)\n", line=2),
+        Invalid(
+            "import tensorflow as tf\ny = tf.nn.dropout(h, 0.0)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=26,
+            message=(
+                "`tf.nn.dropout` with rate=0.0 drops nothing, so the layer is a no-op; delete it "
+                "or use a rate between 0 and 1"
+            ),
+        ),
         # The code's own layer (`self.drop`) is still reported.
         Invalid(
             "import torch.nn as nn\n\nclass Head(nn.Module):\n    def __init__(self):\n"
             "        super().__init__()\n        self.drop = nn.Dropout(0.0)\n",
             line=6,
+            column=21,
+            end_line=6,
+            end_column=36,
+            message=(
+                "`nn.Dropout` with p=0.0 drops nothing, so the layer is a no-op; delete it or "
+                "use a rate between 0 and 1"
+            ),
         ),
         # tf.cond's true branch is the training path: rate 0 there is a real no-op.
         Invalid(
             "import tensorflow as tf\n\ndef drop(x, is_train):\n"
             "    return tf.cond(is_train, lambda: tf.nn.dropout(x, rate=0.0), lambda: x)\n",
             line=4,
+            column=38,
+            end_line=4,
+            end_column=64,
+            message=(
+                "`tf.nn.dropout` with rate=0.0 drops nothing, so the layer is a no-op; delete it "
+                "or use a rate between 0 and 1"
+            ),
         ),
         # `mode != "eval"` may be prediction: it proves nothing about the mode.
         Invalid(
             "import tensorflow as tf\n\ndef model_fn(h, mode):\n"
             "    if mode == 'eval':\n        return h\n    return tf.nn.dropout(h, rate=0.0)\n",
             line=6,
+            column=12,
+            end_line=6,
+            end_column=38,
+            message=(
+                "`tf.nn.dropout` with rate=0.0 drops nothing, so the layer is a no-op; delete it "
+                "or use a rate between 0 and 1"
+            ),
         ),
     ]
 
@@ -155,9 +311,12 @@ class DropoutRateZero(Rule):
                 # `model.encoder.drop = nn.Dropout(0.0)`: dropout switched off on purpose.
                 continue
             if in_unit_interval(rate) and rate.drop_probability == 0:
-                what = "keeps every activation" if rate.param == "keep_prob" else "drops nothing"
+                if rate.param == "keep_prob":
+                    what, instead = "keeps every activation", "a keep_prob below 1"
+                else:
+                    what, instead = "drops nothing", "a rate between 0 and 1"
                 yield Violation(
                     site.node,
                     f"`{site.callee_text}` with {describe_rate(rate)} {what}, so the layer is a "
-                    "no-op; delete it or use a rate between 0 and 1",
+                    f"no-op; delete it or use {instead}{constant_note(facts, rate)}",
                 )

@@ -7,7 +7,12 @@ from collections.abc import Iterator
 from nnlint.catalog import DROPOUT_MISUSE
 from nnlint.facts import FileFacts
 from nnlint.findings import Severity
-from nnlint.rules._dropout import DROPOUT_TRIGGERS, describe_rate, literal_rate_sites
+from nnlint.rules._dropout import (
+    DROPOUT_TRIGGERS,
+    constant_note,
+    describe_rate,
+    literal_rate_sites,
+)
 from nnlint.rules.base import Invalid, Rule, Violation
 
 
@@ -41,6 +46,7 @@ class DropoutRateOutOfRange(Rule):
     code = "NN403"
     name = "dropout-rate-out-of-range"
     MESSAGE = "Dropout rate outside [0, 1] is no probability"
+    REMEDY = "write the rate as a probability between 0 and 1 (0.5, not 50)"
     severity = Severity.ERROR
     failure_mode = DROPOUT_MISUSE
     triggers = DROPOUT_TRIGGERS
@@ -69,21 +75,91 @@ class DropoutRateOutOfRange(Rule):
             "import pytest\nimport torch.nn as nn\n"
             "with pytest.warns(UserWarning):\n    layer = nn.Dropout(1.5)\n",
             line=4,
+            column=13,
+            end_line=4,
+            end_column=28,
+            message=(
+                "`nn.Dropout` with p=1.5 is outside [0, 1]: it fails when the layer is built or "
+                "runs; use a rate between 0 and 1"
+            ),
         ),
-        Invalid("import torch.nn as nn\nlayer = nn.Dropout(-0.1)\n", line=2),
-        Invalid("import torch.nn as nn\nlayer = nn.Dropout(p=1.5)\n", line=2),
-        Invalid("from keras import layers\nlayer = layers.Dropout(50)\n", line=2),
-        Invalid("import torch.nn.functional as F\ny = F.dropout(x, p=2, training=False)\n", line=2),
-        Invalid("import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=-1)\n", line=2),
-        Invalid("import torch.nn as nn\nRATE = -0.5\nlayer = nn.Dropout(RATE)\n", line=3),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.Dropout(-0.1)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=25,
+            message=(
+                "`nn.Dropout` with p=-0.1 is outside [0, 1]: it fails when the layer is built or "
+                "runs; use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nlayer = nn.Dropout(p=1.5)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=26,
+            message=(
+                "`nn.Dropout` with p=1.5 is outside [0, 1]: it fails when the layer is built or "
+                "runs; use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "from keras import layers\nlayer = layers.Dropout(50)\n",
+            line=2,
+            column=9,
+            end_line=2,
+            end_column=27,
+            message=(
+                "`layers.Dropout` with rate=50 is outside [0, 1]: it fails when the layer is "
+                "built or runs; use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import torch.nn.functional as F\ny = F.dropout(x, p=2, training=False)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=38,
+            message=(
+                "`F.dropout` with p=2 is outside [0, 1]: it fails when the layer is built or "
+                "runs; use a rate between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import tensorflow as tf\ny = tf.nn.dropout(x, keep_prob=-1)\n",
+            line=2,
+            column=5,
+            end_line=2,
+            end_column=35,
+            message=(
+                "`tf.nn.dropout` with keep_prob=-1 is outside [0, 1]: it fails when the layer is "
+                "built or runs; use a keep_prob between 0 and 1"
+            ),
+        ),
+        Invalid(
+            "import torch.nn as nn\nRATE = -0.5\nlayer = nn.Dropout(RATE)\n",
+            line=3,
+            column=9,
+            end_line=3,
+            end_column=25,
+            message=(
+                "`nn.Dropout` with p=RATE (= -0.5) is outside [0, 1]: it fails when the layer is "
+                "built or runs; use a rate between 0 and 1; `RATE` is set on line 2, and every "
+                "use of it shares this rate"
+            ),
+        ),
     ]
 
     def check(self, facts: FileFacts) -> Iterator[Violation]:
         # torch and Keras reject the rate before they look at `training`, tests included.
         for site, rate in literal_rate_sites(facts, skip_deliberate=False):
             if rate.value is not None and not 0 <= rate.value <= 1:
+                word = "keep_prob" if rate.param == "keep_prob" else "rate"
                 yield Violation(
                     site.node,
                     f"`{site.callee_text}` with {describe_rate(rate)} is outside [0, 1]: it "
-                    "fails when the layer is built or runs; use a probability between 0 and 1",
+                    f"fails when the layer is built or runs; use a {word} between 0 and 1"
+                    f"{constant_note(facts, rate)}",
                 )

@@ -9,7 +9,7 @@ import libcst as cst
 
 from nnlint.catalog import DROPOUT_MISUSE
 from nnlint.facts import DropoutSite, FileFacts
-from nnlint.findings import Severity
+from nnlint.findings import Applicability, Severity
 from nnlint.rules._dropout import DROPOUT_TRIGGERS
 from nnlint.rules.base import Fix, Invalid, Rule, Violation
 
@@ -70,17 +70,25 @@ class FunctionalDropoutIgnoresTraining(Rule):
     ```
 
     ## Fix safety
-    The fix appends `training=self.training` to the call. It is safe: it changes the behaviour
-    only in the mode the code was wrong in (eval for `dropout`, train for `alpha_dropout`). It is
-    offered only when the method's first parameter is named `self` and the call has no
-    keyword torch does not know (a misspelt `traning=` is left to you), and never for
-    `tf.layers.dropout` (nnlint cannot know the name of your is-training flag).
+    The fix appends `training=self.training` to the call. It changes the behaviour only in the
+    mode the code was wrong in (eval for `dropout`, train for `alpha_dropout`), so it is safe,
+    except where the author may have kept dropout on at inference on purpose: when a comment on
+    the statement or on a block around it within `forward` speaks of that (`# always applies
+    dropout`, "Monte-Carlo", "on purpose", "at inference"...), or the class name says
+    Monte-Carlo or Bayesian dropout. There the fix is unsafe, applied only with
+    `--unsafe-fixes`. It is offered only when the method's first parameter is named `self` and
+    the call has no keyword torch does not know (a misspelt `traning=` is left to you), and
+    never for `tf.layers.dropout` (nnlint cannot know the name of your is-training flag).
     """
 
     code = "NN404"
     name = "functional-dropout-ignores-training"
     MESSAGE = (
         "Functional dropout in `forward` ignores train/eval mode; pass `training=self.training`"
+    )
+    REMEDY = (
+        "pass `training=self.training` (TF1: your is-training flag; in a Keras layer use "
+        "`layers.Dropout`, or drop only under `if training:`)"
     )
     severity = Severity.WARNING
     failure_mode = DROPOUT_MISUSE
@@ -154,6 +162,13 @@ class FunctionalDropoutIgnoresTraining(Rule):
             expected_fix="import torch.nn as nn\nimport torch.nn.functional as F\n\n"
             "class M(nn.Module):\n    def forward(self, x):\n"
             "        return F.dropout(x, p=0.1, training=self.training)\n",
+            column=16,
+            end_line=6,
+            end_column=35,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
         ),
         Invalid(
             "from torch import nn\nfrom torch.nn import functional as F\n\nclass Base(nn.Module):\n"
@@ -163,6 +178,13 @@ class FunctionalDropoutIgnoresTraining(Rule):
             expected_fix="from torch import nn\nfrom torch.nn import functional as F\n\n"
             "class Base(nn.Module):\n    pass\n\nclass M(Base):\n    def forward(self, x):\n"
             "        return F.dropout2d(x, training=self.training)\n",
+            column=16,
+            end_line=9,
+            end_column=30,
+            message=(
+                "`F.dropout2d` in `forward` without `training=` stays on after `model.eval()` "
+                "(it defaults to training=True); pass `training=self.training`"
+            ),
         ),
         Invalid(
             "import torch\n\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
@@ -172,6 +194,14 @@ class FunctionalDropoutIgnoresTraining(Rule):
             expected_fix="import torch\n\nclass M(torch.nn.Module):\n    def forward(self, x):\n"
             "        y = torch.nn.functional.alpha_dropout(\n            x,\n            0.2,\n"
             "            training=self.training,\n        )\n        return y\n",
+            column=13,
+            end_line=8,
+            end_column=10,
+            message=(
+                "`torch.nn.functional.alpha_dropout` in `forward` without `training=` never "
+                "drops anything, not even in training (it defaults to training=False); pass "
+                "`training=self.training`"
+            ),
         ),
         # Dropout only in eval mode: the guard makes it worse, not right.
         Invalid(
@@ -179,6 +209,13 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "    def forward(self, x):\n        if self.training:\n            return x\n"
             "        return F.dropout(x, 0.1)\n",
             line=8,
+            column=16,
+            end_line=8,
+            end_column=33,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
         ),
         # `self.training or ...` does not prove training mode.
         Invalid(
@@ -186,6 +223,13 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "    def forward(self, x):\n        if self.training or self.mc:\n"
             "            x = F.dropout(x, 0.1)\n        return x\n",
             line=7,
+            column=17,
+            end_line=7,
+            end_column=34,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
         ),
         # alpha_dropout defaults to training=False: a training guard does not switch it on.
         Invalid(
@@ -193,24 +237,53 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "    def forward(self, x):\n        if self.training:\n"
             "            x = F.alpha_dropout(x, 0.1)\n        return x\n",
             line=7,
+            column=17,
+            end_line=7,
+            end_column=40,
+            message=(
+                "`F.alpha_dropout` in `forward` without `training=` never drops anything, not "
+                "even in training (it defaults to training=False); pass `training=self.training`"
+            ),
         ),
         # TF1 layers API: training defaults to False, anywhere.
         Invalid(
             "import tensorflow as tf\n\ndef net(x, is_training):\n"
             "    return tf.layers.dropout(x, rate=0.5)\n",
             line=4,
+            column=12,
+            end_line=4,
+            end_column=42,
+            message=(
+                "`tf.layers.dropout` without `training=` never drops anything (it defaults to "
+                "training=False); pass your is-training flag as `training=`"
+            ),
         ),
         # A misspelt keyword: flagged, but the fix is left to a person.
         Invalid(
             "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
             "    def forward(self, x):\n        return F.dropout(x, p=0.5, traning=self.traning)\n",
             line=6,
+            column=16,
+            end_line=6,
+            end_column=57,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
         ),
         # Keras layer: tf.nn.dropout does not know about `training`.
         Invalid(
             "import tensorflow as tf\n\nclass Head(tf.keras.layers.Layer):\n"
             "    def call(self, x, training=None):\n        return tf.nn.dropout(x, rate=0.5)\n",
             line=5,
+            column=16,
+            end_line=5,
+            end_column=42,
+            message=(
+                "`tf.nn.dropout` in a Keras layer's `call` has no training switch, so it drops "
+                "units at inference too; use `keras.layers.Dropout` (it follows `training`) or "
+                "run it only under `if training:`"
+            ),
         ),
         # A Dropout subclass whose `call` lost `training` drops at predict time too.
         Invalid(
@@ -218,12 +291,65 @@ class FunctionalDropoutIgnoresTraining(Rule):
             "class FixedDropout(Dropout):\n    def call(self, inputs):\n"
             "        return tf.nn.dropout(inputs, rate=self.rate)\n",
             line=6,
+            column=16,
+            end_line=6,
+            end_column=53,
+            message=(
+                "`tf.nn.dropout` in a Keras layer's `call` has no training switch, so it drops "
+                "units at inference too; use `keras.layers.Dropout` (it follows `training`) or "
+                "run it only under `if training:`"
+            ),
+        ),
+        # A comment says dropout stays on at inference on purpose (the Tacotron 2 pre-net): the
+        # fix is unsafe, applied only with --unsafe-fixes.
+        Invalid(
+            "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass Prenet(nn.Module):\n"
+            "    def forward(self, x):\n        for linear in self.layers:\n"
+            "            # always applies dropout, also at inference\n"
+            "            x = F.dropout(F.relu(linear(x)), p=0.5)\n        return x\n",
+            line=8,
+            column=17,
+            end_line=8,
+            end_column=52,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
+            expected_fix="import torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            "class Prenet(nn.Module):\n    def forward(self, x):\n"
+            "        for linear in self.layers:\n"
+            "            # always applies dropout, also at inference\n"
+            "            x = F.dropout(F.relu(linear(x)), p=0.5, training=self.training)\n"
+            "        return x\n",
+            unsafe_fix=True,
+        ),
+        # A Monte-Carlo dropout module: unsafe too.
+        Invalid(
+            "import torch.nn as nn\nimport torch.nn.functional as F\n\n"
+            "class MCDropoutHead(nn.Module):\n"
+            "    def forward(self, x):\n        return F.dropout(x, 0.1)\n",
+            line=6,
+            column=16,
+            end_line=6,
+            end_column=33,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
+            unsafe_fix=True,
         ),
         # No ``self``: flagged, but no fix is offered.
         Invalid(
             "import torch.nn as nn\nimport torch.nn.functional as F\n\nclass M(nn.Module):\n"
             "    def forward(this, x):\n        return F.dropout(x, 0.1)\n",
             line=6,
+            column=16,
+            end_line=6,
+            end_column=33,
+            message=(
+                "`F.dropout` in `forward` without `training=` stays on after `model.eval()` (it "
+                "defaults to training=True); pass `training=self.training`"
+            ),
         ),
     ]
 
@@ -273,14 +399,71 @@ class FunctionalDropoutIgnoresTraining(Rule):
                     "anything, not even in training (it defaults to training=False); pass "
                     "`training=self.training`"
                 )
-            yield Violation(site.node, message, _fix(site))
+            yield Violation(site.node, message, _fix(site, facts))
 
 
 # The keywords torch's functional dropouts accept (`input, p=0.5, training=..., inplace=False`).
 _TORCH_KEYWORDS = frozenset({"input", "p", "training", "inplace"})
 
 
-def _fix(site: DropoutSite) -> Fix | None:
+# Words of a comment that keeps dropout on at inference on purpose (the Tacotron 2 pre-net's
+# "always applies dropout", Monte-Carlo dropout for uncertainty estimates).
+_DELIBERATE = re.compile(
+    r"\balways\b|on purpose|deliberate|intentional|monte[ _-]?carlo|\bmc\b|mc[ _-]?dropout"
+    r"|uncertaint|bayes|(at|during|in) (inference|test|eval)|even (at|in|during|when)"
+    r"|keep[s]? (dropout )?on|stays? on",
+    re.IGNORECASE,
+)
+
+
+class _CommentsAround(cst.CSTVisitor):
+    """The comments of the statement holding ``target`` and of the blocks around it."""
+
+    def __init__(self, target: cst.CSTNode) -> None:
+        super().__init__()
+        self.target = target
+        self.stack: list[cst.CSTNode] = []
+        self.found: list[cst.CSTNode] | None = None
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.found is not None:
+            return False
+        if node is self.target:
+            self.found = list(self.stack)
+            return False
+        if isinstance(node, cst.BaseStatement):
+            self.stack.append(node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if self.stack and self.stack[-1] is original_node:
+            self.stack.pop()
+
+
+def _comment_says_deliberate(function: cst.CSTNode, call: cst.Call) -> bool:
+    visitor = _CommentsAround(call)
+    function.visit(visitor)
+    statements = visitor.found or []
+    comments: list[str] = []
+    for depth, statement in enumerate(statements):
+        if depth == 0:
+            continue  # the function itself: its other comments are about other code
+        comments += [
+            line.comment.value
+            for line in getattr(statement, "leading_lines", ())
+            if line.comment is not None
+        ]
+    if statements:
+        # The innermost statement: its own comments, inside the call's parentheses included.
+        text = _EMPTY.code_for_node(statements[-1])
+        comments += re.findall(r"#[^\n]*", text)
+    return any(_DELIBERATE.search(comment) for comment in comments)
+
+
+_EMPTY = cst.Module(body=[])
+
+
+def _fix(site: DropoutSite, facts: FileFacts) -> Fix | None:
     if site.call.scope.first_param != "self" or not site.node.args:
         return None
     if any(
@@ -313,4 +496,9 @@ def _fix(site: DropoutSite) -> Fix | None:
     else:
         args[-1] = last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
         args.append(training)
-    return Fix(_FIX_TITLE, call, call.with_changes(args=args))
+    cls = site.call.scope.enclosing_class
+    deliberate = (cls is not None and _MONTE_CARLO.search(cls.name) is not None) or (
+        _comment_says_deliberate(site.call.scope.node, call)
+    )
+    applicability = Applicability.UNSAFE if deliberate else Applicability.SAFE
+    return Fix(_FIX_TITLE, call, call.with_changes(args=args), applicability)

@@ -92,12 +92,28 @@ class ProbabilitiesToLogitsLoss(Rule):
             "import torch.nn.functional as F\n\ndef step(model, x, y):\n"
             "    probs = F.softmax(model(x), dim=1)\n    return F.cross_entropy(probs, y)\n",
             line=5,
+            column=28,
+            end_line=5,
+            end_column=33,
+            message=(
+                "`F.cross_entropy` applies log-softmax itself, but its input is already a "
+                "softmax output (`F.softmax(...)`): the activation is applied twice, which "
+                "squashes the outputs and shrinks the gradients; pass the logits"
+            ),
         ),
         Invalid(
             "import torch\nimport torch.nn as nn\n\ncriterion = nn.CrossEntropyLoss()\n\n"
             "def train(model, loader):\n    for x, y in loader:\n        out = model(x)\n"
             "        out = torch.softmax(out, dim=-1)\n        loss = criterion(out, y)\n",
             line=10,
+            column=26,
+            end_line=10,
+            end_column=29,
+            message=(
+                "`nn.CrossEntropyLoss` applies log-softmax itself, but its input is already a "
+                "softmax output (`torch.softmax(...)`): the activation is applied twice, "
+                "which squashes the outputs and shrinks the gradients; pass the logits"
+            ),
         ),
         Invalid(
             "import torch.nn as nn\n\nclass Net(nn.Module):\n    def __init__(self):\n"
@@ -105,27 +121,68 @@ class ProbabilitiesToLogitsLoss(Rule):
             "    def training_step(self, x, y):\n"
             "        return self.loss(self.head(x).softmax(dim=1), y)\n",
             line=9,
+            column=26,
+            end_line=9,
+            end_column=53,
+            message=(
+                "`nn.CrossEntropyLoss` applies log-softmax itself, but its input is already a "
+                "softmax output: the activation is applied twice, which squashes the outputs "
+                "and shrinks the gradients; pass the logits"
+            ),
         ),
         Invalid(
             "import torch\nimport torch.nn as nn\n"
             "loss = nn.BCEWithLogitsLoss()(torch.sigmoid(out), y)\n",
             line=3,
+            column=31,
+            end_line=3,
+            end_column=49,
+            message=(
+                "`nn.BCEWithLogitsLoss` applies sigmoid itself, but its input is already a "
+                "sigmoid output: the activation is applied twice, which squashes the outputs "
+                "and shrinks the gradients; pass the logits"
+            ),
         ),
         Invalid(
             "import tensorflow as tf\n"
             "loss = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=tf.nn.softmax(z))\n",
             line=2,
+            column=65,
+            end_line=2,
+            end_column=81,
+            message=(
+                "`tf.nn.softmax_cross_entropy_with_logits` applies log-softmax itself, but "
+                "its input is already a softmax output: the activation is applied twice, "
+                "which squashes the outputs and shrinks the gradients; pass the logits"
+            ),
         ),
         Invalid(
             "import tensorflow as tf\ny_pred = tf.nn.sigmoid(z)\n"
             "loss = tf.nn.softmax_cross_entropy_with_logits(labels=y, logits=y_pred)\n",
             line=3,
+            column=65,
+            end_line=3,
+            end_column=71,
+            message=(
+                "`tf.nn.softmax_cross_entropy_with_logits` applies log-softmax itself, but "
+                "its input is already a sigmoid output (`tf.nn.sigmoid(...)`): the activation "
+                "is applied twice, which squashes the outputs and shrinks the gradients; pass "
+                "the logits"
+            ),
         ),
         Invalid(
             "from tensorflow import keras\n"
             "loss = keras.losses.categorical_crossentropy(\n"
             "    y, keras.activations.softmax(z), from_logits=True\n)\n",
             line=3,
+            column=8,
+            end_line=3,
+            end_column=36,
+            message=(
+                "`keras.losses.categorical_crossentropy` from_logits=True applies softmax, "
+                "but its input is already a softmax output: the activation is applied twice, "
+                "which squashes the outputs and shrinks the gradients; pass the logits"
+            ),
         ),
     ]
 

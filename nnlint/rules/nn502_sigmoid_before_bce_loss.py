@@ -9,7 +9,7 @@ import libcst as cst
 from nnlint.catalog import NON_FINITE
 from nnlint.extractors.training import LossApplication
 from nnlint.facts import FileFacts
-from nnlint.findings import Severity
+from nnlint.findings import Applicability, Severity
 from nnlint.rules._training import call_summary, callee_text, once_per_model, training_facts
 from nnlint.rules.base import Fix, Invalid, Rule, Violation
 
@@ -74,10 +74,7 @@ class SigmoidBeforeBCELoss(Rule):
     )
     severity = Severity.WARNING
     failure_mode = NON_FINITE
-    # Until fix safety lands in the engine (`--unsafe-fixes`), the fix is carried by the
-    # violation but never applied by `--fix`: the rule is not `fixable`.
-    fixable = False
-    unsafe_fix = True
+    fixable = True
     fix_title = _FIX_TITLE
     triggers = (b"BCELoss", b"binary_cross_entropy")
 
@@ -98,16 +95,49 @@ class SigmoidBeforeBCELoss(Rule):
             "import torch\nimport torch.nn.functional as F\n"
             "loss = F.binary_cross_entropy(torch.sigmoid(logits), target)\n",
             line=3,
+            column=31,
+            end_line=3,
+            end_column=52,
+            message=(
+                "`F.binary_cross_entropy` on a sigmoid output (`torch.sigmoid(...)`): "
+                "saturated logits give log(0), a clamped loss and a vanishing gradient (NaN "
+                "in half precision); drop the sigmoid and use `BCEWithLogitsLoss` / "
+                "`binary_cross_entropy_with_logits`"
+            ),
+            expected_fix="import torch\nimport torch.nn.functional as F\n"
+            "loss = F.binary_cross_entropy_with_logits(logits, target)\n",
+            unsafe_fix=True,
         ),
         Invalid(
             "import torch\nimport torch.nn as nn\n\ncriterion = nn.BCELoss()\n\n"
             "def step(model, x, y):\n    out = model(x).sigmoid()\n"
             "    return criterion(out.view(-1), y)\n",
             line=8,
+            column=22,
+            end_line=8,
+            end_column=34,
+            message=(
+                "`nn.BCELoss` on a sigmoid output (`model(x).sigmoid(...)`): saturated logits "
+                "give log(0), a clamped loss and a vanishing gradient (NaN in half "
+                "precision); drop the sigmoid and use `BCEWithLogitsLoss` / "
+                "`binary_cross_entropy_with_logits`"
+            ),
         ),
         Invalid(
             "import torch.nn as nn\nloss = nn.BCELoss(reduction='sum')(nn.Sigmoid()(z), y)\n",
             line=2,
+            column=36,
+            end_line=2,
+            end_column=51,
+            message=(
+                "`nn.BCELoss` on a sigmoid output (`nn.Sigmoid()(...)`): saturated logits "
+                "give log(0), a clamped loss and a vanishing gradient (NaN in half "
+                "precision); drop the sigmoid and use `BCEWithLogitsLoss` / "
+                "`binary_cross_entropy_with_logits`"
+            ),
+            expected_fix="import torch.nn as nn\n"
+            "loss = nn.BCEWithLogitsLoss(reduction='sum')(z, y)\n",
+            unsafe_fix=True,
         ),
     ]
 
@@ -164,7 +194,12 @@ def _fix(application: LossApplication) -> Fix | None:
             return None
         new_func = renamed
     args = [call.args[0].with_changes(value=producer.inner), *call.args[1:]]
-    return Fix(_FIX_TITLE, call, call.with_changes(func=new_func, args=args))
+    return Fix(
+        _FIX_TITLE,
+        call,
+        call.with_changes(func=new_func, args=args),
+        applicability=Applicability.UNSAFE,
+    )
 
 
 def _renamed(func: cst.BaseExpression) -> cst.BaseExpression | None:

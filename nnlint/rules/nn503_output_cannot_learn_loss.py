@@ -94,17 +94,41 @@ class OutputCannotLearnLoss(Rule):
         Invalid(
             "from tensorflow.keras import layers\nout = layers.Dense(1, activation='softmax')\n",
             line=2,
+            column=7,
+            end_line=2,
+            end_column=44,
+            message=(
+                "`layers.Dense(1, activation='softmax')`: a softmax over a single unit always "
+                "outputs 1.0, so the model cannot learn anything and passes no gradient; use "
+                "a sigmoid for one output, or one unit per class"
+            ),
         ),
         Invalid(
             "import torch.nn as nn\nnet = nn.Sequential(\n"
             "    nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1), nn.Softmax(dim=-1)\n)\n",
             line=3,
+            column=50,
+            end_line=3,
+            end_column=68,
+            message=(
+                "`nn.Linear(..., 1)` followed by `nn.Softmax(dim=-1)`: a softmax over a "
+                "single unit always outputs 1.0, so the model cannot learn anything and "
+                "passes no gradient; use a sigmoid for one output, or one unit per class"
+            ),
         ),
         Invalid(
             "import torch.nn as nn\n"
             "net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3), nn.ReLU())\n"
             "criterion = nn.CrossEntropyLoss()\nloss = criterion(net(x), y)\n",
             line=4,
+            column=18,
+            end_line=4,
+            end_column=24,
+            message=(
+                "`nn.CrossEntropyLoss` is trained on the output of `net`, whose last layer is "
+                "a ReLU: logits can never be negative and output units that go negative stop "
+                "learning; remove the final ReLU"
+            ),
         ),
         Invalid(
             "from tensorflow import keras\nmodel = keras.Sequential([\n"
@@ -112,6 +136,15 @@ class OutputCannotLearnLoss(Rule):
             "    keras.layers.Dense(3, activation='softmax'),\n])\n"
             "model.compile(loss='binary_crossentropy', optimizer='adam')\n",
             line=6,
+            column=20,
+            end_line=6,
+            end_column=41,
+            message=(
+                "`binary_crossentropy` on the multi-class softmax output of `model`: it "
+                "scores each class as an independent yes/no while the softmax ties them (and "
+                "Keras reports a misleading accuracy); use categorical_crossentropy, or "
+                "sigmoid outputs for multi-label targets"
+            ),
         ),
         Invalid(
             "from tensorflow import keras\nmodel = keras.Sequential()\n"
@@ -119,6 +152,14 @@ class OutputCannotLearnLoss(Rule):
             "model.add(keras.layers.Dense(3, activation='relu'))\n"
             "model.compile('adam', keras.losses.CategoricalCrossentropy(from_logits=True))\n",
             line=5,
+            column=23,
+            end_line=5,
+            end_column=77,
+            message=(
+                "`categorical_crossentropy` on `model`, whose last layer is a ReLU: the loss "
+                "needs probabilities or logits of any sign; use a softmax/sigmoid output (or "
+                "a linear one with from_logits=True)"
+            ),
         ),
     ]
 

@@ -125,6 +125,14 @@ class MissingZeroGrad(Rule):
             "import torch\n\ndef train(model, optimizer, loader):\n    for x, y in loader:\n"
             "        loss = model(x).mean()\n        loss.backward()\n        optimizer.step()\n",
             line=7,
+            column=9,
+            end_line=7,
+            end_column=25,
+            message=(
+                "`optimizer.step()` in a loop that calls `backward()`, with no `zero_grad()` "
+                "in that loop: gradients accumulate across iterations, so every step applies "
+                "a growing sum (updates blow up); call `optimizer.zero_grad()` each iteration"
+            ),
         ),
         # The reset is outside the loop that steps.
         Invalid(
@@ -133,6 +141,14 @@ class MissingZeroGrad(Rule):
             "        for x in loader:\n            model(x).sum().backward()\n"
             "            optimizer.step()\n",
             line=8,
+            column=13,
+            end_line=8,
+            end_column=29,
+            message=(
+                "`optimizer.step()` in a loop that calls `backward()`, with no `zero_grad()` "
+                "in that loop: gradients accumulate across iterations, so every step applies "
+                "a growing sum (updates blow up); call `optimizer.zero_grad()` each iteration"
+            ),
         ),
         # AMP.
         Invalid(
@@ -142,6 +158,14 @@ class MissingZeroGrad(Rule):
             "        scaler.scale(loss).backward()\n        scaler.step(opt)\n"
             "        scaler.update()\n",
             line=10,
+            column=9,
+            end_line=10,
+            end_column=25,
+            message=(
+                "`scaler.step()` in a loop that calls `backward()`, with no `zero_grad()` in "
+                "that loop: gradients accumulate across iterations, so every step applies a "
+                "growing sum (updates blow up); call `opt.zero_grad()` each iteration"
+            ),
         ),
         # Accelerate, at module level.
         Invalid(
@@ -149,6 +173,14 @@ class MissingZeroGrad(Rule):
             "for batch in loader:\n    loss = model(**batch).loss\n"
             "    accelerator.backward(loss)\n    optimizer.step()\n    lr_scheduler.step()\n",
             line=8,
+            column=5,
+            end_line=8,
+            end_column=21,
+            message=(
+                "`optimizer.step()` in a loop that calls `backward()`, with no `zero_grad()` "
+                "in that loop: gradients accumulate across iterations, so every step applies "
+                "a growing sum (updates blow up); call `optimizer.zero_grad()` each iteration"
+            ),
         ),
     ]
 

@@ -99,6 +99,14 @@ class MisplacedGradientClipping(Rule):
             "        optimizer.step()\n"
             "        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n",
             line=8,
+            column=9,
+            end_line=8,
+            end_column=64,
+            message=(
+                "`torch.nn.utils.clip_grad_norm_` runs after `optimizer.step()`: the step "
+                "already used the unclipped gradients, so the clip does nothing; clip between "
+                "`backward()` and `step()`"
+            ),
         ),
         Invalid(
             "import torch.nn as nn\n\ndef train(model, optimizer, loader):\n    for x in loader:\n"
@@ -106,6 +114,14 @@ class MisplacedGradientClipping(Rule):
             "        nn.utils.clip_grad_norm_(model.parameters(), 5)\n"
             "        model(x).sum().backward()\n        optimizer.step()\n",
             line=6,
+            column=9,
+            end_line=6,
+            end_column=56,
+            message=(
+                "`nn.utils.clip_grad_norm_` runs before `backward()`: it clips the previous "
+                "iteration's gradients, not the ones the step will use; clip between "
+                "`backward()` and `step()`"
+            ),
         ),
         Invalid(
             "import torch\n\ndef step(model, opt, scaler, loss):\n"
@@ -113,6 +129,15 @@ class MisplacedGradientClipping(Rule):
             "    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n    scaler.step(opt)\n"
             "    scaler.update()\n",
             line=5,
+            column=5,
+            end_line=5,
+            end_column=60,
+            message=(
+                "`torch.nn.utils.clip_grad_norm_` clips AMP-scaled gradients "
+                "(`scaler.scale(loss).backward()`) without `scaler.unscale_(optimizer)` "
+                "first: the norm includes the loss scale, so the threshold is meaningless; "
+                "call `scaler.unscale_(optimizer)` before clipping"
+            ),
         ),
     ]
 

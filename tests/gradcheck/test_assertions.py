@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
+from model_zoo import build  # noqa: E402
 from torch import nn  # noqa: E402
 
 import pytest_gradcheck  # noqa: E402
@@ -22,7 +23,6 @@ from pytest_gradcheck import (  # noqa: E402
     assert_no_vanishing_gradients,
     assert_relu_alive,
 )
-from pytest_gradcheck._zoo import build  # noqa: E402
 
 
 def _case(name):
@@ -30,6 +30,7 @@ def _case(name):
     return case.model, case.inputs, case.target
 
 
+@pytest.mark.slow
 def test_healthy_model_passes_and_the_report_is_returned():
     report = assert_gradients_healthy(*_case("lstm"))
     assert isinstance(report, GradientReport) and report.ok
@@ -41,8 +42,8 @@ def test_failure_message_has_the_offending_layer_value_bound_and_catalog_remedy(
     message = str(info.value)
     assert message.startswith("gradient check failed with")
     assert "vanishing-gradients" in message and "min_vanishing_ratio" in message
-    assert "< 0.001 (min_vanishing_ratio)" in message
-    assert catalog.get("vanishing-gradients").remedy in message
+    assert "(< 0.001 min_vanishing_ratio)" in message
+    assert message.count("vanishing-gradients (Vanishing gradients): ") == 1
 
 
 def test_each_failure_mode_remedy_is_printed_once():
@@ -50,9 +51,10 @@ def test_each_failure_mode_remedy_is_printed_once():
         assert_gradients_healthy(*_case("negative_bias_relu"))
     message = str(info.value)
     assert message.count(catalog.get("dead-relu").remedy) == 1
-    assert message.count(catalog.get("no-gradient").remedy) == 1
+    assert message.count("no-gradient (Parameters without a gradient): ") == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("helper", "failing", "passing"),
     [

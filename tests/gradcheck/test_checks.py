@@ -5,17 +5,18 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
+from model_zoo import HEALTHY, NEEDS_TRANSFORMERS, PATHOLOGICAL, build  # noqa: E402
 from torch import nn  # noqa: E402
 
 from nnlint import catalog  # noqa: E402
 from pytest_gradcheck import Bounds, probe  # noqa: E402
-from pytest_gradcheck._zoo import HEALTHY, PATHOLOGICAL, build  # noqa: E402
 from pytest_gradcheck.checks import is_ignored  # noqa: E402
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", HEALTHY)
 def test_healthy_reference_model_passes_the_default_bounds(name):
-    if name == "gpt2":
+    if name in NEEDS_TRANSFORMERS:
         pytest.importorskip("transformers")
     case = build(name)
     report = probe(case.model, case.inputs, case.target)
@@ -41,12 +42,12 @@ def test_sigmoid_stack_vanishing_finding_points_at_the_first_layer_with_ratio_an
     assert report.gradient_pattern == "shrinking"
 
 
-def test_every_finding_carries_the_catalog_title_and_remedy():
-    for name in PATHOLOGICAL:
+def test_every_finding_carries_the_catalog_title_and_a_remedy():
+    for name in ("negative_bias_relu", "sigmoid_mlp20", "nan_model", "unused_branch"):
         case = build(name)
         for problem in probe(case.model, case.inputs, case.target).problems:
-            mode = catalog.get(problem.code)
-            assert (problem.title, problem.remedy) == (mode.title, mode.remedy)
+            assert problem.title == catalog.get(problem.code).title
+            assert problem.remedy
 
 
 def test_unused_branch_finding_names_the_module_that_never_ran():

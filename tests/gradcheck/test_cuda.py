@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
+from model_zoo import build  # noqa: E402
 from torch import nn  # noqa: E402
 
 from pytest_gradcheck import GradcheckUsageError, probe  # noqa: E402
-from pytest_gradcheck._zoo import build  # noqa: E402
 
 pytestmark = [
     pytest.mark.cuda,

@@ -84,7 +84,11 @@ def test_fixture_failure_shows_diagnosis_without_plugin_frames(suite: pytest.Pyt
     result = suite.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*gradient check failed*", "E * 1 *dead-relu*0.75*max_dead_fraction*", "E *dead-relu (*"]
+        [
+            "*gradient check failed*",
+            "E * dead-relu  1: 75% of 16 relu units*(> 0.5 max_dead_fraction)",
+            "E *dead-relu (*",
+        ]
     )
     # The failure points at the test line, not at the plugin's or the helper's internals.
     assert "pytest_gradcheck/plugin.py" not in result.stdout.str()
@@ -300,7 +304,7 @@ def test_native_toml_config_accepts_numbers(suite: pytest.Pytester) -> None:
         gradcheck_seed = 3
         """
     )
-    write_tests(suite, "def test_nothing():\n    pass\n")
+    write_tests(suite, "def test_uses_it(gradcheck_bounds):\n    pass\n")
     result = suite.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["gradcheck: torch *, seed 3, bounds max_grad_norm=25 *"])
@@ -398,6 +402,7 @@ def test_summary_is_quiet_when_no_test_probes(suite: pytest.Pytester) -> None:
     assert "gradcheck summary" not in result.stdout.str()
 
 
+@pytest.mark.slow
 def test_report_dir_writes_json_per_probe_and_png(suite: pytest.Pytester) -> None:
     write_tests(
         suite,
@@ -468,6 +473,7 @@ def test_seed_makes_probes_reproducible_and_restores_rng(
     assert other_seed != first
 
 
+@pytest.mark.slow
 def test_demo_suite_has_healthy_passes_and_one_intended_failure(pytester: pytest.Pytester) -> None:
     demo = Path(__file__).resolve().parents[2] / "fixtures" / "gradcheck_demo"
     result = pytester.runpytest(str(demo), "-p", "no:cacheprovider")
@@ -486,6 +492,7 @@ def test_report_basename_sanitises_nodeids() -> None:
     assert len(long_a) <= 120 and long_a != long_b
 
 
+@pytest.mark.slow
 def test_plot_marks_missing_gradients_and_handles_no_activations(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     report = {
@@ -499,3 +506,104 @@ def test_plot_marks_missing_gradients_and_handles_no_activations(tmp_path: Path)
     path = tmp_path / "flow.png"
     assert plot_gradient_flow(report, Bounds(), path, title="t.py::test")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_summary_uses_the_checks_ignore_and_lists_every_bound(suite: pytest.Pytester) -> None:
+    write_tests(
+        suite,
+        """
+        import pytest
+        import torch
+        from torch import nn
+        from gc_tiny_models import batch
+
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = nn.Linear(4, 8)
+                with torch.no_grad():
+                    self.lin.bias.fill_(-100.0)
+
+            def forward(self, x):
+                return torch.relu(self.lin(x))  # a functional site: block/relu
+
+
+        class WithDeadBlock(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.block = Block()
+                self.head = nn.Linear(4, 3)
+
+            def forward(self, x):
+                return self.head(x) + 0 * self.block(x).sum()
+
+
+        @pytest.mark.gradcheck(ignore=["block", "block.*"])
+        def test_ignored_part(gradcheck):
+            gradcheck(WithDeadBlock(), *batch())
+        """,
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    summary = out.split("gradcheck summary")[1]
+    assert "block/relu" not in summary and "block.lin" not in summary
+    result.stdout.fnmatch_lines(
+        [
+            "  max_dead_fraction       - (nothing in the run measured it)",
+            "  max_saturated_fraction  - (nothing in the run measured it)",
+        ]
+    )
+
+
+def test_fixture_passes_full_output_to_the_loss(suite: pytest.Pytester) -> None:
+    write_tests(
+        suite,
+        """
+        import torch
+        from torch import nn
+        from torch.nn import functional as F
+
+
+        class TwoHeads(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Linear(4, 8)
+                self.main, self.aux = nn.Linear(8, 3), nn.Linear(8, 3)
+
+            def forward(self, x):
+                h = torch.tanh(self.body(x))
+                return {"main": self.main(h), "aux": self.aux(h)}
+
+
+        def loss(out, y):
+            return F.cross_entropy(out["main"], y) + F.cross_entropy(out["aux"], y)
+
+
+        def test_whole_output(gradcheck):
+            x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+            gradcheck(TwoHeads(), x, y, loss, full_output=True)
+        """,
+    )
+    suite.runpytest().assert_outcomes(passed=1)
+
+
+def test_plugin_prints_nothing_in_a_suite_that_does_not_use_it(suite: pytest.Pytester) -> None:
+    write_tests(suite, "def test_nothing():\n    pass\n")
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1)
+    assert "gradcheck" not in result.stdout.str()
+
+
+def test_plugin_line_appears_once_a_collected_test_carries_the_marker(
+    suite: pytest.Pytester,
+) -> None:
+    write_tests(
+        suite,
+        "import pytest\n\n@pytest.mark.gradcheck(max_dead_fraction=0.5)\n"
+        "def test_marked():\n    pass\n",
+    )
+    result = suite.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["gradcheck: torch *, seed 0, bounds *max_dead_fraction=*"])

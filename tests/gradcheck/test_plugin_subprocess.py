@@ -44,7 +44,9 @@ def test_suite_that_does_not_use_the_plugin_never_imports_torch(pytester: pytest
     )
     result = pytester.runpytest_subprocess("-s")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["gradcheck: torch *", "torch after collection: False"])
+    result.stdout.fnmatch_lines(["torch after collection: False"])
+    # Installed but unused, the plugin prints nothing.
+    assert "gradcheck" not in result.stdout.str()
 
 
 def test_xdist_workers_send_reports_to_the_controller_summary(pytester: pytest.Pytester) -> None:

@@ -363,3 +363,20 @@ def test_a_healthy_probe_makes_exactly_one_host_transfer():
     with _HostTransfers() as counter:
         probe(model, x)
     assert counter.count == 1
+
+
+def test_recurrent_gates_and_conv_channels_add_no_host_transfer():
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv1d(3, 8, 3)
+            self.lstm = nn.LSTM(8, 8, num_layers=2, batch_first=True)
+
+        def forward(self, x):
+            h = torch.relu(self.conv(x)).transpose(1, 2)
+            return self.lstm(h)[0][:, -1]
+
+    with _HostTransfers() as counter:
+        report = probe(Model(), torch.randn(4, 3, 12))
+    assert counter.count == 1
+    assert {a.name for a in report.activations} >= {"<model>/relu", "lstm/forget_gate"}

@@ -46,7 +46,7 @@ def test_findings_print_concise_sorted_with_summary_and_exit_1(project):
     lines = result.output.splitlines()
     assert lines[0].startswith(f"models{os.sep}classifier.py:8:") and " NN401 " in lines[0]
     assert lines[1].startswith(f"models{os.sep}head.py:7:") and " NN404 [*] " in lines[1]
-    assert lines[2:] == ["Found 2 errors.", "[*] 1 fixable with the `--fix` option."]
+    assert lines[2:] == ["Found 1 error and 1 warning.", "[*] 1 fixable with the `--fix` option."]
 
 
 def test_clean_files_pass_with_exit_0(project):
@@ -256,7 +256,7 @@ def test_fix_rewrites_the_file_exactly_keeps_its_mode_and_reports_the_rest(proje
     assert stat.S_IMODE(head.stat().st_mode) == 0o640
     assert (project / "models" / "classifier.py").read_text() == DROPOUT_ONE  # unfixable
     assert result.exit_code == 1
-    assert "Found 2 errors (1 fixed, 1 remaining)." in result.output
+    assert "Found 2 findings (1 fixed, 1 remaining: 1 error)." in result.output
     again = invoke("check", "--no-cache", "--fix", "models/head.py")
     assert again.exit_code == 0 and head.read_text() == FIXED_FUNCTIONAL_DROPOUT
 
@@ -264,7 +264,7 @@ def test_fix_rewrites_the_file_exactly_keeps_its_mode_and_reports_the_rest(proje
 def test_fix_of_everything_exits_0(project):
     result = invoke("check", "--no-cache", "--fix", "models/head.py")
     assert result.exit_code == 0
-    assert "Found 1 error (1 fixed, 0 remaining)." in result.output
+    assert "Found 1 finding (1 fixed, 0 remaining)." in result.output
 
 
 def test_diff_prints_a_unified_diff_writes_nothing_and_exits_1(project):
@@ -401,6 +401,7 @@ def _nnlint(*args: str, cwd: Path, input: bytes | None = None):
     )
 
 
+@pytest.mark.slow
 def test_python_dash_m_nnlint_runs_and_exits_with_the_findings_code(project):
     proc = _nnlint("check", "--no-cache", cwd=project)
     assert proc.returncode == 1
@@ -409,6 +410,7 @@ def test_python_dash_m_nnlint_runs_and_exits_with_the_findings_code(project):
     assert ok.returncode == 0 and ok.stdout == b"All checks passed!\n"
 
 
+@pytest.mark.slow
 def test_subprocess_config_error_is_a_message_not_a_traceback(project):
     (project / "pyproject.toml").write_text("[tool.nnlint]\nselect = 3\n")
     proc = _nnlint("check", cwd=project)
@@ -416,11 +418,13 @@ def test_subprocess_config_error_is_a_message_not_a_traceback(project):
     assert b"must be a list of strings" in proc.stderr and b"Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_subprocess_stdin(project):
     proc = _nnlint("check", "--no-cache", "-", cwd=project, input=DROPOUT_ONE.encode())
     assert proc.returncode == 1 and proc.stdout.startswith(b"-:8:")
 
 
+@pytest.mark.slow
 def test_output_into_a_closed_pipe_stops_quietly(project):
     lines = "".join(f"d{i} = nn.Dropout(1.0)\n" for i in range(1500))
     (project / "many.py").write_text("import torch.nn as nn\n" + lines)
@@ -432,3 +436,146 @@ def test_output_into_a_closed_pipe_stops_quietly(project):
     )
     assert proc.stdout.startswith(b"many.py:2:") and proc.stdout.count(b"\n") == 1
     assert b"Traceback" not in proc.stderr and b"internal error" not in proc.stderr
+
+
+# ---- discovery: .gitignore, --show-files, nothing to lint ------------------------------------
+
+
+def test_a_gitignored_folder_is_skipped_unless_no_respect_gitignore(project):
+    (project / ".git").mkdir()
+    (project / ".gitignore").write_text("generated/\n")
+    (project / "generated").mkdir()
+    (project / "generated" / "model_pb.py").write_text(DROPOUT_ONE)
+    assert "generated" not in invoke("check", "--no-cache").output
+    shown = invoke("check", "--no-cache", "--no-respect-gitignore", "--show-files")
+    assert shown.exit_code == 0
+    assert shown.output.splitlines() == [
+        "clean.py",
+        os.path.join("generated", "model_pb.py"),
+        os.path.join("models", "classifier.py"),
+        os.path.join("models", "head.py"),
+    ]
+    (project / "pyproject.toml").write_text("[tool.nnlint]\nrespect-gitignore = false\n")
+    assert "generated" in invoke("check", "--no-cache", "--show-files").output
+
+
+def test_nothing_to_lint_warns_and_exits_0(project):
+    (project / "empty").mkdir()
+    (project / "empty" / "notes.txt").write_text("not python\n")
+    result = CliRunner().invoke(cli, ["check", "--no-cache", "empty"])
+    assert result.exit_code == 0
+    assert "warning: No Python files found under empty" in result.output
+    assert "All checks passed!" not in result.output
+
+
+def test_an_unknown_selector_is_an_error_even_when_no_file_is_found(project):
+    (project / "empty").mkdir()
+    result = invoke("check", "--no-cache", "--select", "NN9", "empty")
+    assert result.exit_code == 2 and "unknown rule selector `NN9`" in result.output
+
+
+def test_show_settings_names_the_configuration_and_the_resolved_rules(project):
+    (project / "pyproject.toml").write_text(
+        "[tool.nnlint]\nignore = ['NN402']\nextend-exclude = ['legacy']\n"
+    )
+    result = invoke("check", "--show-settings")
+    assert result.exit_code == 0
+    assert f"Configuration file: {project / 'pyproject.toml'}" in result.output
+    enabled = next(line for line in result.output.splitlines() if line.startswith("Enabled"))
+    assert "NN401, NN403, NN404" in enabled and "NN402" not in enabled
+    assert 'Exclude (besides the built-in folders): ["legacy"]' in result.output
+
+
+def test_symlink_loop_is_reported_as_a_warning(project):
+    (project / "loop.py").symlink_to(project / "loop.py")
+    result = CliRunner().invoke(cli, ["check", "--no-cache", "clean.py", "."])
+    assert "warning: skipping loop.py: a symbolic link loop" in result.output
+
+
+# ---- configuration errors name the real key ----------------------------------------------------
+
+
+@pytest.mark.parametrize("glob", ["[z-a].py", "[!]", "[abc"])
+def test_a_bad_glob_is_a_config_error_naming_file_and_key(project, glob):
+    (project / "pyproject.toml").write_text(
+        f"[tool.nnlint.per-file-ignores]\n'{glob}' = ['NN401']\n"
+    )
+    result = invoke("check", "--no-cache")
+    assert result.exit_code == 2
+    assert "pyproject.toml" in result.output
+    assert f'`tool.nnlint.per-file-ignores."{glob}"`: invalid glob' in result.output
+    (project / "pyproject.toml").write_text(f"[tool.nnlint]\nextend-exclude = ['{glob}']\n")
+    result = invoke("check", "--no-cache")
+    assert result.exit_code == 2 and "`tool.nnlint.extend-exclude`: invalid glob" in result.output
+
+
+def test_a_bad_per_file_ignores_code_names_the_per_file_ignores_key(project):
+    (project / "pyproject.toml").write_text(
+        "[tool.nnlint.per-file-ignores]\n'tests/*' = ['NN999']\n"
+    )
+    result = invoke("check", "--no-cache")
+    assert result.exit_code == 2
+    assert '`tool.nnlint.per-file-ignores."tests/*"`' in result.output
+
+
+def test_config_that_is_not_a_pyproject_is_read_as_bare_settings(project):
+    (project / "nnlint.toml").write_text("[tool.nnlint]\nignore = ['NN401']\n")
+    result = invoke("check", "--no-cache", "--config", "nnlint.toml")
+    assert result.exit_code == 2 and "read as bare nnlint settings" in result.output
+    (project / "nnlint.toml").write_text("ignore = ['NN401']\nselct = []\n")
+    result = invoke("check", "--no-cache", "--config", "nnlint.toml")
+    assert (
+        "unknown key `selct`" in result.output and "read as bare nnlint settings" in result.output
+    )
+    (project / "nnlint.toml").write_text("ignore = ['NN401']\n")
+    shown = invoke("check", "--config", "nnlint.toml", "--show-settings").output
+    assert "nnlint.toml (read as bare nnlint settings" in shown
+
+
+# ---- fix safety, --show-fixes, --add-noqa ---------------------------------------------------
+
+DELIBERATE = FUNCTIONAL_DROPOUT.replace(
+    "        return F.dropout(x, p=0.2)",
+    "        # always applies dropout\n        return F.dropout(x, p=0.2)",
+)
+
+
+def test_an_unsafe_fix_is_applied_only_with_unsafe_fixes(project):
+    head = project / "models" / "head.py"
+    head.write_text(DELIBERATE)
+    result = invoke("check", "--no-cache", "models/head.py")
+    assert " NN404 `F.dropout`" in result.output  # no [*]: --fix alone would not apply it
+    assert (
+        "No fixes available (1 hidden fix can be enabled with the `--unsafe-fixes` option)."
+        in result.output
+    )
+    invoke("check", "--no-cache", "--fix", "models/head.py")
+    assert head.read_text() == DELIBERATE
+    marked = invoke("check", "--no-cache", "--unsafe-fixes", "models/head.py").output
+    assert " NN404 [*] " in marked and "[*] 1 fixable with the `--fix` option." in marked
+    record = json.loads(
+        invoke("check", "--no-cache", "--output-format", "json", "models/head.py").output
+    )[0]
+    assert record["fix"]["applicability"] == "unsafe"
+    invoke("check", "--no-cache", "--fix", "--unsafe-fixes", "models/head.py")
+    assert "training=self.training" in head.read_text()
+
+
+def test_show_fixes_lists_what_fix_would_change_and_what_it_changed(project):
+    pending = invoke("check", "--no-cache", "--show-fixes").output
+    assert (
+        f"Would fix 1 finding:\n- models{os.sep}head.py:7:16: NN404 Pass `training=self.training`"
+        in pending
+    )
+    done = invoke("check", "--no-cache", "--fix", "--show-fixes").output
+    assert (
+        f"Fixed 1 finding:\n- models{os.sep}head.py:\n"
+        "    1 × NN404 (functional-dropout-ignores-training)" in done
+    )
+
+
+def test_add_noqa_baselines_every_finding_then_the_check_passes(project):
+    result = CliRunner().invoke(cli, ["check", "--no-cache", "--add-noqa"])
+    assert result.exit_code == 0 and "Added 2 noqa directives." in result.output
+    assert "  # noqa: NN401\n" in (project / "models" / "classifier.py").read_text()
+    assert invoke("check", "--no-cache").output == "All checks passed!\n"

@@ -1,8 +1,9 @@
 """The sample model code in ``fixtures/lint``: each bad file's findings (and fix) match the golden
 files beside it, and good files have no finding.
 
-Regenerate the goldens after an intended change with ``NNLINT_UPDATE_GOLDENS=1 pytest <this>``
-and review the diff.
+Regenerate the goldens after an intended change with ``NNLINT_UPDATE_GOLDENS=1 pytest <this>``,
+review the diff and run again: a run that rewrites a golden fails, so the goldens can never pass
+by rewriting themselves.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def render(source: bytes, name: str) -> str:
 
 def check_golden(golden: Path, actual: str | bytes) -> None:
     data = actual.encode() if isinstance(actual, str) else actual
-    if UPDATE:
+    if UPDATE and (not golden.exists() or golden.read_bytes() != data):
         golden.write_bytes(data)
+        pytest.fail(f"{golden.name} rewritten: review `git diff` and run again without updating")
     assert golden.exists(), f"missing golden {golden.name}; run with NNLINT_UPDATE_GOLDENS=1"
     assert data == golden.read_bytes(), f"{golden.name} differs (NNLINT_UPDATE_GOLDENS=1 updates)"
 

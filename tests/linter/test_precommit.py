@@ -20,12 +20,12 @@ def hooks() -> dict[str, dict]:
     return {hook["id"]: hook for hook in yaml.safe_load(HOOKS_FILE.read_text())}
 
 
-def test_both_hooks_are_declared_for_python_files_passing_file_names():
+def test_both_hooks_are_declared_for_python_files_and_notebooks_passing_file_names():
     declared = hooks()
     assert set(declared) == {"nnlint", "nnlint-fix"}
     for hook in declared.values():
         assert hook["language"] == "python"
-        assert hook["types"] == ["python"]
+        assert hook["types_or"] == ["python", "jupyter"]
         assert hook["require_serial"] is False
         # pre-commit passes file names unless told otherwise; the hooks must not turn it off.
         assert hook.get("pass_filenames", True) is True
@@ -64,7 +64,8 @@ def test_staged_file_in_an_excluded_folder_is_skipped_by_the_hook(tmp_path, monk
     (tmp_path / "vendored" / "third_party.py").write_text(BAD_MODEL)
     result = _run_hook("nnlint", tmp_path, monkeypatch, ["vendored/third_party.py"])
     assert result.exit_code == 0, result.output
-    assert "All checks passed!" in result.output
+    assert "NN401" not in result.output
+    assert "warning: No Python files found" in result.output
 
 
 def test_hook_called_with_no_files_lints_the_current_folder_as_ruff_does(tmp_path, monkeypatch):

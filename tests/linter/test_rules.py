@@ -8,6 +8,7 @@ import pytest
 
 from nnlint.catalog import FAILURE_MODES
 from nnlint.engine import LintSettings, lint_source
+from nnlint.findings import Applicability
 from nnlint.rules import META_CODES, all_rules, get_rule
 from nnlint.rules.base import Invalid, Valid
 
@@ -32,8 +33,9 @@ def _wrap(kind: str, code: str) -> Valid | Invalid:
 def _meta_class(code: str) -> type:
     from nnlint.rules.nn001_syntax_error import SyntaxErrorRule
     from nnlint.rules.nn002_internal_error import InternalErrorRule
+    from nnlint.rules.nn003_unused_noqa import UnusedNoqa
 
-    return {"NN001": SyntaxErrorRule, "NN002": InternalErrorRule}[code]
+    return {"NN001": SyntaxErrorRule, "NN002": InternalErrorRule, "NN003": UnusedNoqa}[code]
 
 
 def _settings(code: str, options: dict) -> LintSettings:
@@ -55,17 +57,29 @@ def test_rule_flags_invalid_sample(code: str, case: Invalid) -> None:
     result = lint_source(case.code.encode(), "sample.py", _settings(code, dict(case.options)))
     assert [f.code for f in result.findings] == [code], case.code
     finding = result.findings[0]
-    if case.line is not None:
-        assert finding.line == case.line
-    assert finding.message
+    pinned = (case.line, case.column, case.end_line, case.end_column)
+    assert None not in pinned and case.message is not None, "a case pins range and message"
+    assert (finding.line, finding.column, finding.end_line, finding.end_column) == pinned
+    assert finding.message == case.message
+    unsafe = finding.fix_applicability is Applicability.UNSAFE
+    assert unsafe == case.unsafe_fix, "the fix's safety is pinned too"
     if case.expected_fix is not None:
         fixed = lint_source(
-            case.code.encode(), "sample.py", _settings(code, dict(case.options)), fix=True
+            case.code.encode(),
+            "sample.py",
+            _settings(code, dict(case.options)),
+            fix=True,
+            unsafe_fixes=case.unsafe_fix,
         )
         assert fixed.fixed_source is not None
         assert fixed.fixed_source.decode() == case.expected_fix
         assert fixed.fixed_count == 1
         assert fixed.findings == []
+        if case.unsafe_fix:
+            safe_only = lint_source(
+                case.code.encode(), "sample.py", _settings(code, dict(case.options)), fix=True
+            )
+            assert safe_only.fixed_source is None, "an unsafe fix needs --unsafe-fixes"
 
 
 @pytest.mark.parametrize("meta", all_rules(), ids=lambda m: m.code)
@@ -94,15 +108,19 @@ def test_every_rule_that_can_fire_has_valid_and_invalid_samples(meta) -> None:
 
 @pytest.mark.parametrize("meta", all_rules(), ids=lambda m: m.code)
 def test_fixable_rules_have_a_sample_with_its_expected_fix(meta) -> None:
+    cls = meta.rule_class or _meta_class(meta.code)
     if not meta.fixable:
+        # Nothing to fix: nothing may claim a fix either.
+        assert meta.fix_title is None and "## Fix safety" not in meta.doc
+        assert not any(isinstance(c, Invalid) and c.expected_fix for c in cls.INVALID)
         return
-    assert any(isinstance(case, Invalid) and case.expected_fix for case in meta.rule_class.INVALID)
+    assert any(isinstance(case, Invalid) and case.expected_fix for case in cls.INVALID)
 
 
 def test_all_rules_is_sorted_by_code_and_includes_meta_diagnostics() -> None:
     codes = [m.code for m in all_rules()]
     assert codes == sorted(codes)
-    assert {"NN001", "NN002", "NN401", "NN402", "NN403", "NN404"} <= set(codes)
+    assert {"NN001", "NN002", "NN003", "NN401", "NN402", "NN403", "NN404"} <= set(codes)
 
 
 def test_get_rule_finds_by_code_in_any_case_and_by_name() -> None:

@@ -172,3 +172,21 @@ def test_statement_spans_end_where_libcst_says() -> None:
     assert (spans[id(loop)].line, spans[id(loop)].column) == (2, 1)
     assert (spans[id(loop)].end_line, spans[id(loop)].end_column) == (5, 13)
     assert (spans[id(last)].line, spans[id(last)].end_column) == (5, 13)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "if a == 0:\n    x = 0\n"
+        + "".join(f"elif a == {i}:\n    x = {i}\n" for i in range(1, 600)),
+        "y = x" + ".f()" * 600 + "\n",
+        "y = " + " and ".join(["a"] * 1200) + "\n",
+        "y = x" + "[0]" * 1200 + "\n",
+        "y = " + " + ".join(["a"] * 1200) + "\n",
+    ],
+    ids=["elif-chain", "method-chain", "and-chain", "subscript-chain", "plus-chain"],
+)
+def test_deeply_nested_code_is_walked_without_recursion_error(source: str) -> None:
+    module = cst.parse_module("import torch.nn as nn\n" + source + "d = nn.Dropout(1.0)\n")
+    facts = collect_facts(module)
+    assert len(facts.dropout_sites) == 1

@@ -10,8 +10,12 @@ from nnlint.suppression import noqa_map
 HEADER = "import torch.nn as nn\n"
 
 
+# NN003 (unused noqa codes) has tests of its own below.
+WITHOUT_NN003 = LintSettings(enabled=LintSettings.default().enabled - {"NN003"})
+
+
 def codes(body: str) -> list[str]:
-    result = lint_source((HEADER + body).encode(), "m.py", LintSettings.default())
+    result = lint_source((HEADER + body).encode(), "m.py", WITHOUT_NN003)
     return [f.code for f in result.findings]
 
 
@@ -94,3 +98,61 @@ def test_noqa_map_collects_lines_and_file_codes() -> None:
 def test_noqa_map_of_file_without_noqa_is_empty() -> None:
     noqa = noqa_map("x = 1  # a comment\n")
     assert noqa.lines == {} and not noqa.file_all and not noqa.file_codes
+
+
+# ---- NN003: unused and unknown noqa codes --------------------------------------------------
+
+
+def nn003(body: str, settings: LintSettings | None = None) -> list[str]:
+    result = lint_source((HEADER + body).encode(), "m.py", settings or LintSettings.default())
+    return [f"{f.line}:{f.column} {f.code} {f.message}" for f in result.findings]
+
+
+def test_unused_and_unknown_codes_are_reported_at_the_directive() -> None:
+    assert nn003("a = nn.Dropout(1.0)  # noqa: NN401, NN402, NN4011, E501\n") == [
+        "2:22 NN003 Unused `noqa` directive (unused: `NN402`; unknown: `NN4011`)"
+    ]
+
+
+def test_file_level_directive_that_suppresses_nothing_is_reported() -> None:
+    assert nn003("# nnlint: noqa: NN404\na = nn.Dropout(0.5)\n") == [
+        "2:1 NN003 Unused `noqa` directive (unused: `NN404`)"
+    ]
+
+
+def test_codes_of_rules_not_enabled_in_this_run_are_not_judged() -> None:
+    only_nn401 = LintSettings(enabled=frozenset({"NN401", "NN003"}))
+    assert nn003("a = nn.Dropout(0.5)  # noqa: NN404\n", only_nn401) == []
+
+
+def test_blanket_and_foreign_directives_are_left_to_their_linters() -> None:
+    assert nn003("a = nn.Dropout(0.5)  # noqa\nb = 1  # noqa: E501\n") == []
+
+
+def test_nn003_can_itself_be_suppressed_on_its_line() -> None:
+    assert nn003("a = nn.Dropout(0.5)  # noqa: NN401, NN003\n") == []
+
+
+def test_nn003_fix_keeps_the_used_and_foreign_codes_and_the_rest_of_the_comment() -> None:
+    source = HEADER + "a = nn.Dropout(1.0)  # noqa: NN401,NN402, E501  # see issue 7\n"
+    result = lint_source(source.encode(), "m.py", LintSettings.default(), fix=True)
+    assert (
+        result.fixed_source
+        == (HEADER + "a = nn.Dropout(1.0)  # noqa: NN401, E501  # see issue 7\n").encode()
+    )
+    assert result.fixed_count == 1 and result.findings == []
+
+
+def test_nn003_fix_removes_an_emptied_directive_but_keeps_the_comment_before_it() -> None:
+    source = HEADER + "a = nn.Dropout(0.5)  # type: ignore  # noqa: NN401\n"
+    result = lint_source(source.encode(), "m.py", LintSettings.default(), fix=True)
+    assert result.fixed_source == (HEADER + "a = nn.Dropout(0.5)  # type: ignore\n").encode()
+
+
+def test_add_directives_appends_or_merges_codes() -> None:
+    from nnlint.suppression import add_directives
+
+    text = "a = 1\nb = 2  # noqa: E501\nc = 3  # noqa\n"
+    new, changed = add_directives(text, {1: ["NN401"], 2: ["NN402"], 3: ["NN404"]})
+    assert new == "a = 1  # noqa: NN401\nb = 2  # noqa: E501, NN402\nc = 3  # noqa\n"
+    assert changed == 2

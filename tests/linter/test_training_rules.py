@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from nnlint.cli import cli
 from nnlint.engine import LintSettings, lint_source
 from nnlint.extractors.training import enclosing_blocks
+from nnlint.findings import Applicability
 from nnlint.fixes import apply_fixes
 from nnlint.rules import get_rule
 from nnlint.walker import collect_facts
@@ -56,15 +57,14 @@ def test_sigmoid_bce_fix_rewrites_to_the_with_logits_loss_on_the_sigmoid_input()
     assert "nn.BCEWithLogitsLoss(reduction='sum')(logits, y)" in text
 
 
-def test_sigmoid_bce_fix_is_unsafe_and_not_applied_by_fix() -> None:
-    meta = get_rule("NN502")
-    assert meta.rule_class.unsafe_fix is True
-    assert not meta.fixable  # until --unsafe-fixes exists, --fix must not apply it
-    result = lint_source(
-        _INLINE_BCE.encode(), "s.py", LintSettings(enabled=frozenset({"NN502"})), fix=True
-    )
-    assert result.fixed_source is None
-    assert [f.code for f in result.findings] == ["NN502", "NN502"]
+def test_sigmoid_bce_fix_is_unsafe_and_applied_only_with_unsafe_fixes() -> None:
+    settings = LintSettings(enabled=frozenset({"NN502"}))
+    safe_only = lint_source(_INLINE_BCE.encode(), "s.py", settings, fix=True)
+    assert safe_only.fixed_source is None
+    assert [f.code for f in safe_only.findings] == ["NN502", "NN502"]
+    assert all(f.fix_applicability is Applicability.UNSAFE for f in safe_only.findings)
+    unsafe = lint_source(_INLINE_BCE.encode(), "s.py", settings, fix=True, unsafe_fixes=True)
+    assert unsafe.fixed_count == 2 and unsafe.findings == []
 
 
 @pytest.mark.parametrize(
