@@ -103,6 +103,12 @@ class OptimizerSite:
     call: CallSite
     spec: OptimizerSpec
     lr: LearningRate | None
+    # The parameters are tensors listed by hand (``Adam([image], lr=0.1)``), not a model's
+    # ``parameters()``: feature visualisation, style transfer, a toy regression.
+    tensors: bool = False
+    # A ``LambdaLR``/``MultiplicativeLR`` multiplies the learning rate by a schedule, so the
+    # literal is a base scale (the Transformer's Noam schedule uses ``lr=1``).
+    scaled_by_schedule: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -487,6 +493,10 @@ _SIGMOID_FUNCTIONS = frozenset(
         "keras.ops.sigmoid",
     }
 )
+# Schedulers whose factor multiplies the optimizer's learning rate at every step.
+_MULTIPLYING_SCHEDULERS = frozenset(
+    {"torch.optim.lr_scheduler.LambdaLR", "torch.optim.lr_scheduler.MultiplicativeLR"}
+)
 _ACTIVATION_MODULES = {"torch.nn.Softmax": "softmax", "torch.nn.Sigmoid": "sigmoid"}
 
 
@@ -511,6 +521,7 @@ class TrainingExtractor(Extractor):
         | frozenset(f"torch.nn.init.{n}" for n in ("normal_", "uniform_", "trunc_normal_"))
         | frozenset(f"keras.layers.{n}" for n in ("Dense", "Conv1D", "Conv2D", "Conv3D"))
         | frozenset({"torch.nn.Sequential"})
+        | _MULTIPLYING_SCHEDULERS
     )
     method_names = frozenset(
         {
@@ -536,6 +547,7 @@ class TrainingExtractor(Extractor):
         self._compiles: list[CallSite] = []
         self._keras_layers: list[CallSite] = []
         self._calls_index: _CallIndex | None = None
+        self._schedulers: list[CallSite] = []
 
     def on_call(self, site: CallSite) -> None:
         qualname = site.qualname or ""
@@ -547,6 +559,8 @@ class TrainingExtractor(Extractor):
             self._keras_layers.append(site)
         elif qualname == "torch.nn.Sequential":
             self._sequential(site)
+        elif qualname in _MULTIPLYING_SCHEDULERS:
+            self._schedulers.append(site)
         elif qualname.startswith("torch.nn.init."):
             self._torch_init(site, qualname.rsplit(".", 1)[1], site.node.args[:1])
         elif qualname.startswith("torch.nn.utils.clip_grad"):
@@ -555,6 +569,8 @@ class TrainingExtractor(Extractor):
             self._method(site)
 
     def finish(self) -> TrainingFacts:
+        if self._schedulers:
+            self._mark_scheduled_optimizers()
         for site, spec in self._loss_sites:
             self._loss(site, spec)
         for site in self._keras_layers:
@@ -575,7 +591,28 @@ class TrainingExtractor(Extractor):
             if value is not None and not isinstance(value, bool):
                 via = node.value if isinstance(node, cst.Name) else None
                 lr = LearningRate(node, float(value), via)
-        self.result.optimizers.append(OptimizerSite(site, spec, lr))
+        params = bound.get("params")
+        tensors = isinstance(params, (cst.List, cst.Tuple)) and all(
+            isinstance(e.value, (cst.Name, cst.Attribute, cst.Subscript)) for e in params.elements
+        )
+        self.result.optimizers.append(OptimizerSite(site, spec, lr, tensors=tensors))
+
+    def _mark_scheduled_optimizers(self) -> None:
+        """Optimizers handed to a ``LambdaLR``/``MultiplicativeLR`` in the same scope."""
+        scheduled: set[tuple[int, str]] = set()
+        for site in self._schedulers:
+            target = bind_arguments(site.node, Signature(("optimizer", "lr_lambda"))).get(
+                "optimizer"
+            )
+            parts = dotted_parts(target) if target is not None else None
+            if parts is not None:
+                scheduled.add((id(site.scope), ".".join(parts)))
+        optimizers = self.result.optimizers
+        for index, optimizer in enumerate(optimizers):
+            target = optimizer.call.assigned_to
+            parts = dotted_parts(target) if target is not None else None
+            if parts is not None and (id(optimizer.call.scope), ".".join(parts)) in scheduled:
+                optimizers[index] = dataclasses.replace(optimizer, scaled_by_schedule=True)
 
     # -- training-loop calls ----------------------------------------------------------------
 

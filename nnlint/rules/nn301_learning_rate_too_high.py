@@ -30,9 +30,11 @@ class LearningRateTooHigh(Rule):
     regression, word2vec's sparse embedding updates, a two-layer toy net) it is a common and
     working choice. Adadelta and LBFGS, whose usual learning rate is 1.0, are not checked.
     Learning rates that come from the command line, a config or a schedule are not literals
-    and are not flagged,
-    and neither are optimizers built inside `test*` functions (tests use large steps on
-    purpose).
+    and are not flagged, and neither are optimizers built inside `test*` functions (tests use
+    large steps on purpose), optimizers over tensors listed by hand (`Adam([image], lr=0.1)`:
+    feature visualisation and style transfer optimise pixels, where large steps are normal)
+    and optimizers whose rate a `LambdaLR`/`MultiplicativeLR` multiplies by a schedule (the
+    literal is then a base scale, as in the Transformer's `lr=1` with the Noam schedule).
 
     ## Why is this bad?
     The learning rate scales every update. Far above the usual range, one update can move the
@@ -107,6 +109,12 @@ class LearningRateTooHigh(Rule):
         # A local assigned twice is not a literal.
         "import torch\n\ndef make(model, fast):\n    lr = 1e-3\n    if fast:\n        lr = 0.5\n"
         "    return torch.optim.Adam(model.parameters(), lr=lr)\n",
+        # Pixels, not weights: feature visualisation and style transfer.
+        "import torch\nopt = torch.optim.SGD([image], lr=12)\n",
+        # A schedule multiplies the base rate (the Noam schedule of the Transformer).
+        "import torch\nfrom torch.optim.lr_scheduler import LambdaLR\n\ndef make(model, rate):\n"
+        "    optimizer = torch.optim.Adam(model.parameters(), lr=1, betas=(0.9, 0.98))\n"
+        "    return optimizer, LambdaLR(optimizer=optimizer, lr_lambda=rate)\n",
         # Tests take large steps on purpose.
         "import torch\n\ndef test_step_moves_weights():\n"
         "    opt = torch.optim.SGD(model.parameters(), lr=10.0)\n",
@@ -245,6 +253,8 @@ class LearningRateTooHigh(Rule):
         for site in training_facts(facts).optimizers:
             lr = site.lr
             if lr is None or site.call.expects_error or site.call.scope.in_test_function:
+                continue
+            if site.tensors or site.scaled_by_schedule:
                 continue
             family = site.spec.family
             threshold = thresholds[family]
