@@ -259,6 +259,87 @@ NOT_LEARNING = FailureMode(
     ),
 )
 
+LOSS_OUTPUT_MISMATCH = FailureMode(
+    id="loss-output-mismatch",
+    title="Output layer and loss disagree",
+    summary="The model's last activation and its loss do not fit together: the activation is "
+    "applied twice (a softmax before a loss that applies log-softmax itself), or the output "
+    "cannot express what the loss asks for (a softmax over one unit, a ReLU before "
+    "cross-entropy).",
+    why="A loss on logits (`CrossEntropyLoss`, `BCEWithLogitsLoss`, `from_logits=True`) applies "
+    "the softmax or sigmoid itself. Fed probabilities, it squashes them a second time: every "
+    "prediction lands in a narrow band, the gradients shrink and training stalls or learns a "
+    "worse model. A softmax over one unit is the constant 1.0 and passes no gradient; a ReLU "
+    "output gives zero probability mass to every negative logit.",
+    static_signs=(
+        "a softmax/sigmoid output fed to a loss that takes logits",
+        "a softmax over a single unit, a ReLU output trained with cross-entropy",
+        "a multi-class softmax output compiled with binary cross-entropy",
+    ),
+    dynamic_signs=(
+        "a loss that barely moves from its initial value",
+        "gradient norms of the last layer far below those of a healthy run",
+    ),
+    dynamic_checks=(
+        "assert_training_healthy: the loss decreases over a short run (windows of steps, not "
+        "single steps)",
+        "assert_can_overfit: one batch is fitted down to a target loss",
+    ),
+    remedies=(
+        "feed the loss the raw logits of the last linear layer (drop the softmax/sigmoid, or use "
+        "a loss that takes probabilities), and match the output to the task: sigmoid for one "
+        "unit, softmax over one unit per class",
+    ),
+)
+
+CONSTANT_INITIALIZATION = FailureMode(
+    id="constant-initialization",
+    title="Constant weight initialization",
+    summary="Weights that start at zero or at one constant: every unit of a layer computes the "
+    "same thing and gets the same update, so the layer behaves like a single unit.",
+    why="Random initial weights break the symmetry between the units of a layer. With constant "
+    "weights in every layer, all units of a layer see the same gradient and stay identical "
+    "forever; with zeros before a ReLU the units output 0, pass no gradient and never start "
+    "learning.",
+    static_signs=(
+        "zeros_/constant_ (or .zero_()/.fill_()) on the weights of every Linear/Conv layer",
+        "a Keras hidden layer with kernel_initializer='zeros' or a Constant initializer",
+    ),
+    dynamic_signs=(
+        "parameters whose `.grad` is all zeros after backward",
+        "units of a layer with identical weights and gradients",
+    ),
+    dynamic_checks=(
+        "assert_all_parameters_get_gradients: parameters whose gradient is None or all zeros",
+        "assert_relu_alive: dead units of each ReLU at the start (max_dead_fraction)",
+    ),
+    remedies=(
+        "keep the framework's default initialization for weights (Kaiming/He for ReLU, "
+        "Xavier/Glorot for tanh) and initialize only biases to constants",
+    ),
+)
+
+LINEAR_COLLAPSE = FailureMode(
+    id="linear-collapse",
+    title="Layers that collapse into one",
+    summary="Two or more weight layers applied in a row with no nonlinearity between them compute "
+    "one linear map: the extra layer adds parameters and depth (and gradient-flow risk) but no "
+    "expressive power.",
+    why="The composition of linear maps is linear, so `Linear(a, b)` followed by `Linear(b, c)` "
+    "can only learn what a single `Linear(a, c)` can. A forgotten activation is the usual cause; "
+    "the deeper product of weight matrices also makes gradients vanish or explode more easily.",
+    static_signs=("two weight layers in a row with no activation between them in a hidden path",),
+    dynamic_signs=(
+        "none measured directly: the model underfits like a shallower one, and a model that is "
+        "linear end to end may not fit even one batch",
+    ),
+    remedies=(
+        "put an activation (ReLU/GELU) between the layers, or merge them into one layer when a "
+        "low-rank factorisation is not the intent",
+    ),
+    dynamic_checks=("assert_can_overfit: one batch is fitted down to a target loss",),
+)
+
 FAILURE_MODES: dict[str, FailureMode] = {
     fm.id: fm
     for fm in (
@@ -271,6 +352,9 @@ FAILURE_MODES: dict[str, FailureMode] = {
         DROPOUT_MISUSE,
         LEARNING_RATE,
         NOT_LEARNING,
+        LOSS_OUTPUT_MISMATCH,
+        CONSTANT_INITIALIZATION,
+        LINEAR_COLLAPSE,
     )
 }
 

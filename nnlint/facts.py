@@ -176,12 +176,7 @@ class DropoutSite:
     def in_test_function(self) -> bool:
         """Inside a ``test*`` function or method: tests pin boundary rates on purpose (that
         rate 1 zeroes the output, that p=0 is the identity)."""
-        scope: Scope | None = self.call.scope
-        while scope is not None:
-            if scope.kind == "function" and scope.name.startswith("test"):
-                return True
-            scope = scope.parent
-        return False
+        return self.call.scope.in_test_function
 
     @property
     def in_keras_call(self) -> bool:

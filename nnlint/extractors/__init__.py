@@ -48,7 +48,7 @@ class Extractor:
 
 
 # The extractor modules of nnlint itself, imported lazily in this order (deterministic).
-BUILTIN_EXTRACTOR_MODULES: tuple[str, ...] = ("dropout", "architecture")
+BUILTIN_EXTRACTOR_MODULES: tuple[str, ...] = ("dropout", "architecture", "training")
 
 _registered: list[type[Extractor]] = []
 

@@ -1250,11 +1250,12 @@ class ModelInterpreter:
             saved = frame.certain
             frame.certain = False
             self.bind(node.target, UNKNOWN, frame)
+            # (what the body assigns or appends is marked uncertain as it happens; values the
+            # loop leaves alone, such as layers built before a weight-init loop, stay certain)
             try:
                 self._run_loop_body(node.body, frame)
             finally:
                 frame.certain = saved
-            self._taint(node.body, frame)
             return
         for item in items:
             self.bind(node.target, item, frame)
@@ -1272,16 +1273,6 @@ class ModelInterpreter:
             return False
         return True
 
-    def _taint(self, body: cst.BaseSuite, frame: Frame) -> None:
-        """After a loop of unknown length, whatever was assigned in it is uncertain."""
-        for name, value in list(frame.locals.items()):
-            if isinstance(value, (PyList, SeqModule, ListModule, Tensor)):
-                frame.locals[name] = dataclasses.replace(value, certain=False)
-        if frame.self_obj is not None:
-            for name, value in list(frame.self_obj.attrs.items()):
-                if isinstance(value, (PyList, SeqModule, ListModule)):
-                    frame.self_obj.attrs[name] = dataclasses.replace(value, certain=False)
-
     def _exec_while(self, node: cst.While, frame: Frame) -> None:
         saved = frame.certain
         frame.certain = False
@@ -1289,7 +1280,6 @@ class ModelInterpreter:
             self._run_loop_body(node.body, frame)
         finally:
             frame.certain = saved
-        self._taint(node.body, frame)
 
     def _exec_with(self, node: cst.With, frame: Frame) -> None:
         for item in node.items:

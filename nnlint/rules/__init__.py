@@ -16,11 +16,21 @@ RULE_MODULES: tuple[str, ...] = (
     "nn003_unused_noqa",
     "nn004_file_not_linted",
     "nn101_sigmoid_stack",
+    "nn102_collapsing_linear_layers",
     "nn201_deep_stack_without_normalization",
+    "nn202_init_scale_too_large",
+    "nn301_learning_rate_too_high",
+    "nn302_negative_bias_before_relu",
+    "nn303_constant_weight_init",
     "nn401_dropout_rate_one",
     "nn402_dropout_rate_zero",
     "nn403_dropout_rate_out_of_range",
     "nn404_functional_dropout_ignores_training",
+    "nn501_probabilities_to_logits_loss",
+    "nn502_sigmoid_before_bce_loss",
+    "nn503_output_cannot_learn_loss",
+    "nn504_missing_zero_grad",
+    "nn505_misplaced_gradient_clipping",
 )
 
 # Emitted by the engine itself, never by a rule's ``check``.
