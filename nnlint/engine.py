@@ -292,8 +292,10 @@ def _lint_text(
     for item, span in kept:
         fix_ = item.violation.fix
         fixable = item.meta.fixable and fix_ is not None
-        if fix_mode:
-            fixable = fixable and id(fix_) in placed
+        if fix_mode and fix_ is not None:
+            # Still fixable: a fix that was placed, or an unsafe one left for --unsafe-fixes.
+            held_back = fix_.applicability is not Applicability.SAFE and not unsafe_fixes
+            fixable = fixable and (id(fix_) in placed or held_back)
         outcome.findings.append(
             Finding(
                 path=path,

@@ -12,7 +12,7 @@ from nnlint.cli import cli
 from nnlint.engine import LintSettings, lint_source
 from nnlint.extractors.training import enclosing_blocks
 from nnlint.findings import Applicability
-from nnlint.fixes import apply_fixes
+from nnlint.fixes import apply_edits, fix_edits
 from nnlint.rules import get_rule
 from nnlint.walker import collect_facts
 
@@ -50,9 +50,9 @@ def test_sigmoid_bce_fix_rewrites_to_the_with_logits_loss_on_the_sigmoid_input()
     module, violations = _nn502_violations(_INLINE_BCE)
     fixes = [v.fix for v in violations]
     assert all(fix is not None for fix in fixes)
-    fixed = apply_fixes(module, fixes)
-    assert fixed is not None
-    text = fixed[0].decode()
+    edits = [edit for _, edit in fix_edits(module, _INLINE_BCE, "utf-8", False, fixes)]
+    assert len(edits) == len(fixes)
+    text = apply_edits(_INLINE_BCE.encode(), edits)[0].decode()
     assert "F.binary_cross_entropy_with_logits(logits, y, weight=w)" in text
     assert "nn.BCEWithLogitsLoss(reduction='sum')(logits, y)" in text
 
