@@ -239,7 +239,11 @@ def _lint_text(
         )
         return _Pass([finding] if INTERNAL_ERROR in settings.enabled else [])
 
-    reported, errors = _run_rules(facts, settings, path)
+    try:
+        reported, errors = _run_rules(facts, settings, path)
+    finally:
+        # Rules are done with the facts: let the tree go by reference counting alone.
+        facts.release()
     findings: list[Finding] = errors if INTERNAL_ERROR in settings.enabled else []
     outcome = _Pass(findings, skipped=skipped)
     if not reported and not findings:

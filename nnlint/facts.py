@@ -213,6 +213,39 @@ class FileFacts:
     classes: list[Scope] = field(default_factory=list)
     # extractor family -> its facts (what ``Extractor.finish`` returned).
     families: dict[str, Any] = field(default_factory=dict)
+    # The extractors that made them (facts may resolve lazily through them).
+    extractors: list[Any] = field(default_factory=list)
+
+    def release(self) -> None:
+        """Break the reference cycles of the scope graph (a scope and its parent, an assignment
+        and its scope), so that the syntax tree they hold is freed by reference counting as
+        soon as the engine drops it, instead of waiting for a cyclic GC pass over the whole
+        tree (about 0.06 CPU-s per large file)."""
+        pending = [self.module_scope, *self.classes]
+        seen: set[int] = set()
+        while pending:
+            scope = pending.pop()
+            if id(scope) in seen:
+                continue
+            seen.add(id(scope))
+            pending.extend(scope.function_scopes.values())
+            pending.extend(scope.classes.values())
+            for table in (
+                scope.assignments,
+                scope.attributes,
+                scope.functions,
+                scope.classes,
+                scope.function_scopes,
+            ):
+                table.clear()
+            scope.parent = None
+        self.calls.clear()
+        self.classes.clear()
+        self.families.clear()
+        for extractor in self.extractors:
+            # Lazy facts keep closures over their extractor: cycles through the facts.
+            vars(extractor).clear()
+        self.extractors.clear()
 
     def family(self, name: str) -> Any:
         """The facts of one extractor family (KeyError if no such extractor ran)."""

@@ -238,6 +238,7 @@ class FactCollector:
                     extractor.on_call(site)
         for extractor in extractors:
             facts.families[extractor.family] = extractor.finish()
+        facts.extractors = extractors
         return facts
 
     def context(self) -> Context:
@@ -703,37 +704,39 @@ class FactCollector:
                 # A name defined twice is ambiguous; keep neither.
                 by_name[cls.name] = cls if cls.name not in by_name else by_name[cls.name]
 
-        def subclass_test(is_base: Callable[[str], bool]) -> Callable[[Scope], bool]:
-            """Whether a class derives from a framework base, through same-file classes too."""
-            decided: dict[int, bool] = {}
-
-            def derives(cls: Scope, seen: frozenset[int]) -> bool:
-                key = id(cls)
-                if key in decided:
-                    return decided[key]
-                result = False
-                for base in cls.bases:
-                    parts = dotted_parts(base)
-                    if parts is None:
-                        continue
-                    local = by_name.get(parts[0]) if len(parts) == 1 else None
-                    if local is not None and id(local) not in seen:
-                        result = derives(local, seen | {key})
-                    else:
-                        qualname = self._aliases.resolve(parts)
-                        result = qualname is not None and is_base(qualname)
-                    if result:
-                        break
-                decided[key] = result
-                return result
-
-            return lambda cls: derives(cls, frozenset())
-
-        is_nn_module = subclass_test(_is_torch_module_base)
-        is_keras_layer = subclass_test(_is_keras_layer_base)
         for cls in self._classes:
-            cls.is_nn_module = is_nn_module(cls)
-            cls.is_keras_layer = is_keras_layer(cls)
+            cls.is_nn_module = self._derives(cls, _is_torch_module_base, by_name, {}, frozenset())
+            cls.is_keras_layer = self._derives(cls, _is_keras_layer_base, by_name, {}, frozenset())
+
+    def _derives(
+        self,
+        cls: Scope,
+        is_base: Callable[[str], bool],
+        by_name: dict[str, Scope],
+        decided: dict[int, bool],
+        seen: frozenset[int],
+    ) -> bool:
+        """Whether a class derives from a framework base, through same-file classes too. (A
+        method, not a recursive closure: a closure that calls itself is a reference cycle that
+        would keep the syntax tree alive until a cyclic GC pass.)"""
+        key = id(cls)
+        if key in decided:
+            return decided[key]
+        result = False
+        for base in cls.bases:
+            parts = dotted_parts(base)
+            if parts is None:
+                continue
+            local = by_name.get(parts[0]) if len(parts) == 1 else None
+            if local is not None and id(local) not in seen:
+                result = self._derives(local, is_base, by_name, decided, seen | {key})
+            else:
+                qualname = self._aliases.resolve(parts)
+                result = qualname is not None and is_base(qualname)
+            if result:
+                break
+        decided[key] = result
+        return result
 
 
 # Calls that take a training branch and an evaluation branch (TF/Keras graph-mode idioms).
@@ -863,14 +866,27 @@ def collect_facts(module: cst.Module) -> FileFacts:
     gc.disable()
     try:
         try:
-            return FactCollector().collect(module)
+            return _collect_once(module)
         except RecursionError:
             # Data-driven depth (an `elif` chain of hundreds, a long method chain): walk
             # again on a thread with room for it.
-            return _with_deep_stack(lambda: FactCollector().collect(module))
+            return _with_deep_stack(lambda: _collect_once(module))
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _collect_once(module: cst.Module) -> FileFacts:
+    collector = FactCollector()
+    try:
+        return collector.collect(module)
+    finally:
+        # The handler table holds the collector's own bound methods: a reference cycle that
+        # would keep every node the collector saw alive until a cyclic GC pass.
+        collector._handlers.clear()
+        collector._calls.clear()
+        collector._assigned.clear()
+        collector._applied.clear()
 
 
 # Room for the walk of pathologically nested code: frames per nesting level are few, so this

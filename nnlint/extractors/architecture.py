@@ -216,6 +216,7 @@ class ArchitectureExtractor(Extractor):
         for node, outputs in interpreter.keras_models:
             for out in iter_paths(outputs):
                 paths.append(_path("keras.Model", "keras", node, out))
+        interpreter.release()
         return paths
 
     def _class_paths(self, interpreter: ModelInterpreter, cls: Scope) -> list[ModelPath]:

@@ -287,6 +287,21 @@ class ModelInterpreter:
         self._instance_cache: dict[tuple[Any, ...], tuple[Instance, Any, Any]] = {}
         self._forward_cache: dict[int, tuple[Tensor, Value]] = {}
 
+    def release(self) -> None:
+        """Drop what the interpretation built. Instances refer to themselves (a bound method
+        stored in an attribute), and those cycles would keep the syntax tree alive until a
+        cyclic GC pass."""
+        for instance in self.instances:
+            instance.attrs.clear()
+        for instance, _, _ in self._instance_cache.values():
+            instance.attrs.clear()
+        self.instances.clear()
+        self._instance_cache.clear()
+        self._forward_cache.clear()
+        self.sequentials.clear()
+        self.keras_models.clear()
+        self._globals.clear()
+
     # -- budget and roots ---------------------------------------------------------------------
 
     def tick(self, amount: int = 1) -> None:
@@ -603,7 +618,12 @@ class ModelInterpreter:
                 else:
                     results.append(self.eval(node.elt, inner))
 
-        run(node.for_in, frame.copy())
+        try:
+            run(node.for_in, frame.copy())
+        finally:
+            # `run` calls itself through its closure cell: empty the cell, or the cycle keeps
+            # the interpreter (and the syntax tree) alive until a cyclic GC pass.
+            run = None  # type: ignore[assignment]
         return PyList(tuple(results), certain=certain)
 
     def _eval_lambda(self, node: cst.Lambda, frame: Frame) -> Value:
