@@ -205,10 +205,22 @@ def _pool_round(
     """Run ``tasks`` in a pool: (results, how a worker died or None, the tasks that were being
     linted when it died, the other tasks without a result)."""
     import multiprocessing
+    import threading
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     started = multiprocessing.SimpleQueue()
+    # Drain the starts as they come: a queue nobody reads until the end fills its pipe on a
+    # large run (transformers: 2,860 files) and blocks the workers for ever.
+    last_by_process: dict[int, int] = {}
+
+    def drain() -> None:
+        while (item := started.get()) is not None:
+            pid, index = item
+            last_by_process[pid] = index
+
+    drainer = threading.Thread(target=drain, name="nnlint-started", daemon=True)
+    drainer.start()
     workers = min(jobs, len(tasks))
     # Several chunks per worker so one slow file does not leave the others idle; chunks, not
     # single files, because each submission costs a round trip.
@@ -229,6 +241,8 @@ def _pool_round(
                 break
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        started.put(None)
+        drainer.join()
     if broken is None:
         return done, None, [], []
     for future in futures:
@@ -239,10 +253,6 @@ def _pool_round(
     # A worker runs its chunk in order: the last file each process started is the one it was
     # on when the pool broke; the files it started before finished, but their chunk's results
     # were lost with it, so they simply run again.
-    last_by_process: dict[int, int] = {}
-    while not started.empty():
-        pid, index = started.get()
-        last_by_process[pid] = index
     in_flight = set(last_by_process.values())
     left = [t for t in tasks if t[0] not in finished]
     suspects = [t for t in left if t[0] in in_flight]
