@@ -342,3 +342,22 @@ def test_a_damaged_settings_entry_is_a_miss(tmp_path):
     path = tmp_path / "c" / CACHE_LAYOUT / "settings" / "k"
     path.write_bytes(seal("k", b"[" * 100_000))
     assert settings_cache.get("k") is None
+
+
+@pytest.mark.slow
+def test_a_pool_run_longer_than_a_pipe_buffer_does_not_hang(tmp_path, settings, monkeypatch):
+    # Every start a worker notes is a message to the parent; with thousands of files they must
+    # be read as they come, or the pipe fills and the workers block for ever (seen on
+    # transformers' 2,860 files).
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(runner, "available_cpus", lambda: 2)
+    names = [f"module_with_a_long_name_to_fill_the_pipe_{i:05d}.py" for i in range(3000)]
+    for name in names:
+        (tmp_path / name).write_text("x = 1\n")
+    jobs = [LintJob(path=str(tmp_path / name), settings=settings) for name in names]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(run, jobs, cache=None, jobs=2).result(timeout=300)
+    assert result.findings == []
+    assert result.files_linted == len(names)
+    assert result.notes == []
