@@ -561,23 +561,21 @@ class FactCollector:
         self._walk(node.iter)
         self._bind_target(node.target)
         self._record(node.target, node.iter, "for", node)
-        self._loops.append(Loop("for", node, node.target, node.iter))
-        try:
-            self._walk(node.body)
-        finally:
-            self._loops.pop()
-        if node.orelse is not None:
-            self._walk(node.orelse)
+        self._walk_loop(Loop("for", node, node.target, node.iter), node.body, node.orelse)
 
     def _visit_while(self, node: cst.While) -> None:
         self._walk(node.test)
-        self._loops.append(Loop("while", node, None, node.test))
+        self._walk_loop(Loop("while", node, None, node.test), node.body, node.orelse)
+
+    def _walk_loop(self, loop: Loop, body: cst.BaseSuite, orelse: cst.Else | None) -> None:
+        """A loop's body inside ``loop``; its ``else`` runs once, outside it."""
+        self._loops.append(loop)
         try:
-            self._walk(node.body)
+            self._walk(body)
         finally:
             self._loops.pop()
-        if node.orelse is not None:
-            self._walk(node.orelse)
+        if orelse is not None:
+            self._walk(orelse)
 
     def _visit_comprehension(
         self, node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp

@@ -226,9 +226,7 @@ class ArchitectureExtractor(Extractor):
         return self._instance_paths(interpreter, instance)
 
     def _instance_paths(self, interpreter: ModelInterpreter, instance: Instance) -> list[ModelPath]:
-        if not (instance.cls.method("forward") or instance.cls.method("call")):
-            # `forward` may come from a same-file base class; `apply` finds it.
-            pass
+        # `apply` finds `forward`/`call`, also in a same-file base class.
         out = interpreter.apply(instance, interpreter.fresh_tensor(), instance.cls.node)
         return [
             _path(instance.cls.name, instance.framework, instance.cls.node, tensor)  # type: ignore[arg-type]

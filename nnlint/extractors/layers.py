@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from nnlint.facts import DROPOUT_SPECS
+
 # name -> (kind, activation)
 LayerInfo = tuple[str, Optional[str]]
 
@@ -74,14 +76,6 @@ _TORCH_KINDS: dict[str, tuple[str, ...]] = {
         "LazyInstanceNorm2d",
         "LazyInstanceNorm3d",
         "RMSNorm",
-    ),
-    "dropout": (
-        "Dropout",
-        "Dropout1d",
-        "Dropout2d",
-        "Dropout3d",
-        "AlphaDropout",
-        "FeatureAlphaDropout",
     ),
     "recurrent": ("LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell"),
     "attention": (
@@ -158,15 +152,8 @@ _KERAS_KINDS: dict[str, tuple[str, ...]] = {
         "SpectralNormalization",
         "RMSNormalization",
     ),
-    "dropout": (
-        "Dropout",
-        "SpatialDropout1D",
-        "SpatialDropout2D",
-        "SpatialDropout3D",
-        "AlphaDropout",
-        "GaussianDropout",
-        "GaussianNoise",
-    ),
+    # Dropout layers come from the dropout family's spec table; noise regularizes the same way.
+    "dropout": ("GaussianNoise",),
     "recurrent": (
         "LSTM",
         "GRU",
@@ -214,6 +201,11 @@ LAYER_CLASSES.update(
 )
 # `Activation("tanh")`: the nonlinearity is its argument.
 LAYER_CLASSES["keras.layers.Activation"] = ("activation", None)
+
+# Every dropout layer class the dropout rules know (one table for both families).
+LAYER_CLASSES.update(
+    {name: ("dropout", None) for name, spec in DROPOUT_SPECS.items() if spec.kind == "layer"}
+)
 
 # Layers whose weights are normalized by a wrapper (``spectral_norm(nn.Linear(...))``).
 NORM_WRAPPERS = frozenset(
@@ -291,10 +283,8 @@ FUNCTIONAL_KINDS: dict[str, str] = {
             "rms_norm",
         )
     },
-    **{
-        f"torch.nn.functional.{n}": "dropout"
-        for n in ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout")
-    },
+    # Every functional dropout the dropout rules know.
+    **{name: "dropout" for name, spec in DROPOUT_SPECS.items() if spec.kind == "functional"},
     **{
         f"torch.nn.functional.{p}{d}d": "pooling"
         for p in ("max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool")
@@ -312,7 +302,6 @@ FUNCTIONAL_KINDS: dict[str, str] = {
     "tensorflow.reshape": "reshape",
     "tensorflow.nn.batch_normalization": "norm",
     "tensorflow.nn.l2_normalize": "norm",
-    "tensorflow.nn.dropout": "dropout",
 }
 
 # Tensor methods that leave the path as it is (shape and bookkeeping).

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable
 
 import libcst as cst
 
@@ -1257,10 +1257,8 @@ class ModelInterpreter:
         for name in set(a.locals) | set(b.locals):
             left, right = a.locals.get(name, UNKNOWN), b.locals.get(name, UNKNOWN)
             merged[name], _ = _join(left, right)
+        # (attributes an arm set were set on the shared instance: nothing to merge there)
         frame.locals = merged
-        if frame.self_obj is not None:
-            # Attributes set in an arm were set on the shared instance: nothing to merge.
-            pass
 
     def _exec_for(self, node: cst.For, frame: Frame) -> None:
         iterable = self.eval(node.iter, frame)
@@ -1616,5 +1614,3 @@ __all__ = [
     "Tensor",
     "iter_paths",
 ]
-
-_ = (Optional, Union)  # kept for annotations in older Pythons
