@@ -13,6 +13,7 @@ import dataclasses
 import gc
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -174,8 +175,35 @@ def _libcst_reads(text: str) -> bool:
         return False
 
 
+# libcst validates every node it builds (``CSTNode.__post_init__`` calls ``_validate``): about an
+# eighth of ``parse_module``'s time on timm. A tree its parser builds from code Python has just
+# compiled is valid by construction (libcst's own source marks skipping this on parse as a PERF
+# item), so the check is off while nnlint parses, and only then: nodes built at any other time
+# (the fixes' transformations, a caller's own code) are validated as usual. Parses in several
+# threads share one count, so the check comes back when the last of them ends.
+_VALIDATE_NODE: Callable[[Any], None] | None = getattr(cst.CSTNode, "__post_init__", None)
+_parses_without_validation = 0
+_validation_lock = threading.Lock()
+
+
+def _skip_validation(node: Any) -> None:
+    return None
+
+
 def _parse(text: str) -> cst.Module:
-    return cst.parse_module(text)
+    global _parses_without_validation
+    if _VALIDATE_NODE is None:  # pragma: no cover - every libcst release has the hook
+        return cst.parse_module(text)
+    with _validation_lock:
+        _parses_without_validation += 1
+        cst.CSTNode.__post_init__ = _skip_validation  # type: ignore[method-assign]
+    try:
+        return cst.parse_module(text)
+    finally:
+        with _validation_lock:
+            _parses_without_validation -= 1
+            if not _parses_without_validation:
+                cst.CSTNode.__post_init__ = _VALIDATE_NODE  # type: ignore[method-assign]
 
 
 def _lint_text(
@@ -535,9 +563,28 @@ def _lint_and_fix(
     )
 
 
+# Reaches every rule family's extractor and the parser's native module (see ``preload``).
+_PRELOAD_SOURCE = (
+    b"import torch\nfrom torch import nn\n"
+    b"net = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Dropout(0.5), nn.Conv2d(1, 1, 1))\n"
+    b"opt = torch.optim.SGD(net.parameters(), lr=0.1)\n"
+    b"loss = nn.BCELoss()(torch.sigmoid(net(x)), y)  # noqa: NN502\n"
+    b"loss.backward()\nopt.step()\n"
+)
+
+
+def preload() -> None:
+    """Import and warm everything that linting a file uses (every rule, every extractor,
+    libcst's native parser, the walker's per-node-type caches), so that worker processes forked
+    afterwards share it instead of each loading it again."""
+    settings = LintSettings(enabled=frozenset(m.code for m in all_rules()))
+    lint_source(_PRELOAD_SOURCE, "<preload>", settings)
+
+
 __all__ = [
     "LintSettings",
     "could_have_findings",
     "lint_source",
+    "preload",
     "settings_fingerprint",
 ]

@@ -285,3 +285,59 @@ def test_settings_fingerprint_changes_with_rules_and_options() -> None:
 
 def test_default_settings_enable_every_default_rule() -> None:
     assert DEFAULT.enabled == {m.code for m in all_rules() if m.default_enabled}
+
+
+def test_nodes_are_validated_again_once_a_parse_is_over() -> None:
+    """libcst's per-node validation is off only while nnlint parses (its parser builds valid
+    trees from code Python compiled); any node built afterwards is checked as usual."""
+    import libcst
+
+    from nnlint import engine
+
+    lint("import torch\nfrom torch import nn\nnet = nn.Sequential(nn.Dropout(1.0))\n")
+    assert engine._parses_without_validation == 0
+    with pytest.raises(libcst.CSTValidationError):
+        libcst.Name("not an identifier")
+
+
+def test_validation_comes_back_after_a_parse_that_fails() -> None:
+    import libcst
+
+    from nnlint import engine
+
+    with pytest.raises(libcst.ParserSyntaxError):
+        engine._parse("def f(:\n")
+    assert engine._parses_without_validation == 0
+    with pytest.raises(libcst.CSTValidationError):
+        libcst.Name("1x")
+
+
+def test_parses_in_several_threads_leave_validation_on() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import libcst
+
+    from nnlint import engine
+
+    source = "import torch\n" + "x = torch.nn.Linear(1, 1)\n" * 300
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        modules = list(pool.map(engine._parse, [source] * 16))
+    assert all(m.code == source for m in modules)
+    assert engine._parses_without_validation == 0
+    with pytest.raises(libcst.CSTValidationError):
+        libcst.Name("")
+
+
+def test_trees_parsed_without_validation_equal_validated_ones() -> None:
+    import libcst
+
+    from nnlint import engine
+
+    source = (
+        "import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.f = nn.Sequential(nn.Linear(4, 4), nn.Tanh())  # noqa: NN101\n\n"
+        "    def forward(self, x, *, y=lambda z: z[1:2, ...]):\n"
+        "        return f'{x!r:>{y}}' if x else [a async for a in x]\n"
+    )
+    assert engine._parse(source).deep_equals(libcst.parse_module(source))

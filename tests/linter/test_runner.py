@@ -219,3 +219,39 @@ def test_warm_run_imports_neither_libcst_nor_the_rules(tmp_path):
 def test_read_error_finding_for_an_unexpected_os_error():
     finding = runner.read_error_finding("x.py", OSError(5, "Input/output error"))
     assert finding == Finding("x.py", 1, 1, "NN001", "Cannot read file: Input/output error", 1, 1)
+
+
+def test_forked_workers_share_the_engine_the_parent_loaded(monkeypatch):
+    """With fork, the parent warms the engine once (the workers inherit it) and freezes the
+    collector for them; the pool round thaws it again."""
+    import gc
+    import multiprocessing
+
+    fork = multiprocessing.get_context("fork")
+    try:
+        assert runner._share_engine_with_workers(fork) is True
+        assert gc.get_freeze_count() > 0
+        for module in (
+            "nnlint.engine",
+            "nnlint.extractors.model_interpreter",
+            "nnlint.rules.nn201_deep_stack_without_normalization",
+            "libcst.native",
+        ):
+            assert module in sys.modules
+    finally:
+        gc.unfreeze()
+    assert runner._share_engine_with_workers(multiprocessing.get_context("spawn")) is False
+
+
+def test_a_pool_round_leaves_the_collector_thawed(tmp_path, settings, monkeypatch):
+    import gc
+
+    paths = []
+    for i in range(4):
+        path = tmp_path / f"m{i}.py"
+        path.write_text(DROPOUT_ONE)
+        paths.append(path)
+    monkeypatch.setattr(runner, "MIN_FILES_FOR_POOL", 2)
+    result = run(_jobs(paths, settings), cache=None, jobs=2)
+    assert len(result.findings) == 4
+    assert gc.get_freeze_count() == 0
