@@ -39,7 +39,7 @@ from nnlint.syntax import (
     decode,
     libcst_compatible,
 )
-from nnlint.walker import _with_deep_stack, collect_facts
+from nnlint.walker import collect_facts, with_deep_stack
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def _deep_enough(work: Callable[[], T]) -> T:
     try:
         return work()
     except RecursionError:
-        return _with_deep_stack(work)
+        return with_deep_stack(work)
 
 
 def _libcst_reads(text: str) -> bool:

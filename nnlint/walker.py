@@ -13,7 +13,7 @@ import gc
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import libcst as cst
 
@@ -21,6 +21,8 @@ from nnlint.extractors import DispatchTable, dispatch_table
 from nnlint.facts import FileFacts, Number, number_literal
 from nnlint.imports import AliasTable, dotted_parts
 from nnlint.semantic import Assignment, AssignmentKind, CallSite, Context, Loop, Scope
+
+T = TypeVar("T")
 
 # Field names that only ever hold whitespace, punctuation or operators.
 _SKIPPED_FIELDS = frozenset(
@@ -129,6 +131,19 @@ def _child_fields(node_type: type) -> tuple[str, ...]:
         )
         _child_fields_cache[node_type] = fields
     return fields
+
+
+def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The children of ``node`` that can hold code, by the walker's cached field table (for
+    extractors that scan a subtree; ``CSTNode.children`` runs a visitor on every call)."""
+    for name in _child_fields(type(node)):
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
 
 
 def _iter_target_names(target: cst.BaseExpression) -> Iterator[str]:
@@ -868,7 +883,7 @@ def collect_facts(module: cst.Module) -> FileFacts:
         except RecursionError:
             # Data-driven depth (an `elif` chain of hundreds, a long method chain): walk
             # again on a thread with room for it.
-            return _with_deep_stack(lambda: _collect_once(module))
+            return with_deep_stack(lambda: _collect_once(module))
     finally:
         if was_enabled:
             gc.enable()
@@ -893,8 +908,10 @@ _DEEP_RECURSION_LIMIT = 60_000
 _DEEP_STACK_BYTES = 512 * 1024 * 1024
 
 
-def _with_deep_stack(work: Callable[[], FileFacts]) -> FileFacts:
-    """Run ``work`` on a thread with a large stack and recursion limit (restored after)."""
+def with_deep_stack(work: Callable[[], T]) -> T:
+    """Run ``work`` on a thread with a large stack and recursion limit (restored after), for
+    recursion over data-driven depth (an ``elif`` chain of 600, a method chain of 1,200); an
+    exception it raises is raised again here."""
     outcome: list[Any] = []
 
     def run() -> None:

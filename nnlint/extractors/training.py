@@ -26,7 +26,7 @@ from nnlint.semantic import (
     Signature,
     bind_arguments,
 )
-from nnlint.walker import _child_fields
+from nnlint.walker import child_nodes
 
 # ---------------------------------------------------------------------------------------------
 # Optimizers
@@ -1180,19 +1180,6 @@ def _statement_path_of(module: cst.Module, target: cst.CSTNode) -> tuple[int, ..
 
 # ---------------------------------------------------------------------------------------------
 # Small syntax helpers
-
-
-def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """The children of ``node`` that can hold code, by the walker's cached field table
-    (``CSTNode.children`` runs a visitor per call and dominated the cost of these scans)."""
-    for name in _child_fields(type(node)):
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, (tuple, list)):
-            for item in value:
-                if isinstance(item, cst.CSTNode):
-                    yield item
 
 
 # Keras 2/3 ``Dense(units, activation, use_bias, kernel_initializer, bias_initializer, ...)`` and
