@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -20,7 +20,7 @@ from pytest_gradcheck.bounds import Bounds, BoundsError
 
 if TYPE_CHECKING:
     from pytest_gradcheck.dropout import DropoutReport
-    from pytest_gradcheck.report import GradientReport
+    from pytest_gradcheck.report import GradientReport, Problem
     from pytest_gradcheck.training import TrainingReport
 
 #: How many failing findings the terminal summary lists (all of them with -v).
@@ -471,11 +471,13 @@ class GradcheckFixture:
         # Outside the except block, so pytest shows one message rather than a chained pair.
         pytest.fail(problem, pytrace=False)
 
-    def _record(self, report: GradientReport, bounds: Bounds) -> None:
+    def _record(
+        self, report: GradientReport, bounds: Bounds, other_problems: Sequence[Problem] = ()
+    ) -> None:
         self.reports.append(report)
         call = len(self.reports)
         data = report.to_dict()
-        record = _summarise(report, bounds, self._item.nodeid, call)
+        record = _summarise(report, bounds, self._item.nodeid, call, other_problems)
         settings = self._settings
         if settings.report_dir is not None:
             record["files"] = _write_report_files(
@@ -542,7 +544,14 @@ class GradcheckModelItem(pytest.Item):
             if saved is not None:
                 _restore_torch_rng(saved)
         # The probe joins the run's gradcheck summary and --gradcheck-report like a fixture's.
-        GradcheckFixture(self, settings.bounds, settings)._record(check.probe, settings.bounds)
+        # Its dropout and short-run problems count there too: a factory that fails on them only
+        # is not a healthy probe in the summary.
+        others = list(check.dropout.problems)
+        if check.training is not None:
+            others += check.training.problems
+        GradcheckFixture(self, settings.bounds, settings)._record(
+            check.probe, settings.bounds, others
+        )
         if not check.ok:
             raise GradcheckModelFailure(check.format_text())
 
@@ -599,11 +608,19 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _summarise(report: GradientReport, bounds: Bounds, nodeid: str, call: int) -> dict[str, Any]:
+def _summarise(
+    report: GradientReport,
+    bounds: Bounds,
+    nodeid: str,
+    call: int,
+    other_problems: Sequence[Problem] = (),
+) -> dict[str, Any]:
     """Reduce a report to the problems and, per bound, the value that came closest to it.
 
     ``checks.closest_to_bounds`` decides what is measured against which bound and what is
     ignored, as for the checks themselves; the record is JSON-able for xdist.
+    ``other_problems`` are those of checks run with the probe (the zero-code check's dropout
+    check and short run): they make the record fail and are listed with the probe's.
     """
     from pytest_gradcheck.checks import closest_to_bounds
 
@@ -613,7 +630,7 @@ def _summarise(report: GradientReport, bounds: Bounds, nodeid: str, call: int) -
     }
     problems = [
         {key: _jsonable(value) for key, value in problem.as_dict().items() if key in _RECORDED}
-        for problem in report.problems
+        for problem in [*report.problems, *other_problems]
     ]
     return {
         "nodeid": nodeid,

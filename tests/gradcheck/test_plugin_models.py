@@ -78,6 +78,16 @@ def test_steps_option_runs_the_short_run_with_the_default_optimizer(factories) -
 
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*3 step(s) of SGD(lr=10)*"])
+    # Its probe is healthy and only the short run fails: the summary counts it as a problem,
+    # and lists what the short run found.
+    result.stdout.fnmatch_lines(
+        [
+            "*gradcheck summary*",
+            "2 probe(s) in 2 test(s); 1 with problems, 1 healthy",
+            "*findings (*",
+            "*gradcheck_model::model_factories:high_learning_rate  *",
+        ]
+    )
 
 
 def test_ini_bounds_apply_to_generated_items(factories) -> None:
