@@ -11,11 +11,10 @@ import difflib
 import hashlib
 import json
 import os
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-
-import tomllib
 
 from nnlint.discovery import (
     DEFAULT_INCLUDE,

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import libcst as cst
 
 from nnlint.imports import AliasTable
 from nnlint.semantic import CallSite, Scope
 
-Number = Union[int, float, bool]
+Number = int | float | bool
 
 
 # ---------------------------------------------------------------------------------------------

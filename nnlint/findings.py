@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
-class Severity(str, Enum):
+# (str, Enum), not StrEnum: str() and format() of a member stay what the output formats and
+# cached results were written with.
+class Severity(str, Enum):  # noqa: UP042
     ERROR = "error"
     WARNING = "warning"
 
 
-class Applicability(str, Enum):
+class Applicability(str, Enum):  # noqa: UP042
     """Whether ``--fix`` applies a fix by itself (ruff's terms): an unsafe fix can change what
     the author may have chosen on purpose and is applied only with ``--unsafe-fixes``."""
 

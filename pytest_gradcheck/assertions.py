@@ -8,7 +8,8 @@ A NaN/Inf anywhere fails every helper, since no other measurement means anything
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_gradcheck.bounds import Bounds, BoundsError
 from pytest_gradcheck.checks import (

@@ -7,9 +7,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Union
+from typing import Any
 
 import torch
 from torch import nn
@@ -51,7 +51,7 @@ DEFAULT_OVERFIT_STEPS = 100
 
 #: An optimizer instance (copied with its state), an optimizer class (with ``optimizer_kwargs``),
 #: or a factory ``params -> optimizer``; None trains with ``DEFAULT_OPTIMIZER``.
-OptimizerSpec = Union[torch.optim.Optimizer, type, Callable[..., Any], None]
+OptimizerSpec = torch.optim.Optimizer | type | Callable[..., Any] | None
 
 
 @dataclass

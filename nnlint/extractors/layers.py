@@ -3,12 +3,10 @@ its kind and, for activations, which nonlinearity. Pure data, canonical names.""
 
 from __future__ import annotations
 
-from typing import Optional
-
 from nnlint.facts import DROPOUT_SPECS
 
 # name -> (kind, activation)
-LayerInfo = tuple[str, Optional[str]]
+LayerInfo = tuple[str, str | None]
 
 _TORCH_ACTIVATIONS = {
     "ReLU": "relu",
