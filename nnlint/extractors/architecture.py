@@ -243,6 +243,10 @@ class ArchitectureExtractor(Extractor):
             except (_ReturnLike, _StopLike):
                 pass
             return
+        if isinstance(scope.node, cst.Lambda):
+            # `lambda: make_model()` calls a builder: its body is one expression.
+            interpreter.eval(scope.node.body, Frame({}, scope))
+            return
         cls = scope.enclosing_class
         owner = None
         if cls is not None and scope.first_param is not None:

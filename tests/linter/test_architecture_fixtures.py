@@ -175,3 +175,26 @@ def test_keras_input_inside_sequential_keeps_the_stack_plain(first):
         f"model = keras.Sequential([\n    {first},\n{dense}    layers.Dense(1),\n])\n"
     )
     assert codes_at(source) == ["NN201 6:5"]
+
+
+def test_a_builder_called_from_a_lambda_is_run_and_the_file_still_linted():
+    """Keras' own cloning_test.py: `lambda: get_model()` in a class-level decorator made the
+    lambda a root, whose body the interpreter took for a block (an NN002 that lost the file)."""
+    source = """\
+import pytest
+import torch.nn as nn
+
+
+def get_model(width=64):
+    return nn.Sequential(
+        nn.Linear(8, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(),
+        nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1),
+    )
+
+
+class TestCloning:
+    @pytest.mark.parametrize("make", [get_model, lambda: get_model(), lambda x: x])
+    def test_clone(self, make):
+        assert make() is not None
+"""
+    assert codes_at(source) == ["NN101 7:30"]
