@@ -247,6 +247,16 @@ class ArchitectureExtractor(Extractor):
             # `lambda: make_model()` calls a builder: its body is one expression.
             interpreter.eval(scope.node.body, Frame({}, scope))
             return
+        if isinstance(scope.node, cst.ClassDef):
+            # A plain class whose body calls a builder (`net = make_model()` as a class
+            # attribute, a test's parametrize decorator): its body runs once, as at import.
+            try:
+                interpreter.exec_block(scope.node.body, Frame({}, scope))
+            except (_ReturnLike, _StopLike):
+                pass
+            return
+        if not isinstance(scope.node, cst.FunctionDef):  # pragma: no cover - no other scopes
+            return
         cls = scope.enclosing_class
         owner = None
         if cls is not None and scope.first_param is not None:

@@ -198,3 +198,25 @@ class TestCloning:
         assert make() is not None
 """
     assert codes_at(source) == ["NN101 7:30"]
+
+
+def test_a_builder_called_in_a_plain_class_body_is_run_once():
+    """torch's functional_tensor.py: class attributes made by a module-level function that builds
+    layers made the class body a root, which the interpreter took for a function (NN002)."""
+    source = """\
+import torch.nn as nn
+
+
+def make_head(width):
+    return nn.Sequential(
+        nn.Linear(8, width), nn.Tanh(), nn.Linear(width, width), nn.Tanh(),
+        nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1),
+    )
+
+
+class Heads:
+    small = make_head(16)
+    if small is None:
+        large = make_head(64)
+"""
+    assert codes_at(source) == ["NN101 6:30"]
