@@ -130,6 +130,12 @@ def _position_of_byte(body: bytes, offset: int, codec: str) -> tuple[int, int]:
 
 _PYTHON2_HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
+        # A cell exported from a notebook: `!pip install timm`, `%matplotlib inline`, `%%time`.
+        re.compile(r"^\s*(?:!\s*\S|%{1,2}[A-Za-z_])"),
+        "a notebook line? `!command` and `%magic` are IPython syntax, not Python: comment it "
+        "out or lint the .ipynb itself",
+    ),
+    (
         re.compile(r"^\s*print\s*(?:>>|[^\s(=.,)\]:;])"),
         "Python 2 code? In Python 3 `print` is a function: print(...)",
     ),

@@ -174,6 +174,9 @@ def test_hundreds_of_print_statements_are_blanked_at_once(monkeypatch) -> None:
         ("async = 1", "`async` is a keyword"),
         ("if a <> b: pass", "`!=`"),
         ("mode = 0777", "0o777"),
+        ("!pip install -q timm==0.9.2", "IPython syntax"),
+        ("%matplotlib inline", "IPython syntax"),
+        ("    %time model.fit(x, y)", "IPython syntax"),
     ],
 )
 def test_python2_constructs_get_a_hint(line: str, hint: str) -> None:
