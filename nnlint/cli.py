@@ -392,9 +392,12 @@ def check(
         from nnlint.suppression import add_noqa_directives
 
         added = add_noqa_directives(result.findings, lambda path: inputs.notebook_whole(path)[0])
+        for path, reason in added.not_written:
+            click.echo(f"nnlint: warning: no noqa directives written to {path}: {reason}", err=True)
         if not quiet:
-            click.echo(f"Added {_plural(added, 'noqa directive')}.", err=True)
-        ctx.exit(EXIT_OK)
+            click.echo(f"Added {_plural(added.lines, 'noqa directive')}.", err=True)
+        # Findings left without their directive are still findings.
+        ctx.exit(EXIT_FINDINGS if added.not_written and not exit_zero else EXIT_OK)
 
     for note in result.notes:
         click.echo(f"nnlint: warning: {note}", err=True)

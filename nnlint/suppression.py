@@ -7,7 +7,6 @@ files that have findings or, with NN003 on, a ``noqa`` comment.
 
 from __future__ import annotations
 
-import io
 import re
 import tokenize
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnlint.findings import Finding
+from nnlint.syntax import text_lines
 
 UNUSED_NOQA = "NN003"
 # Codes of this family; codes like E501 in a directive belong to other linters and are never
@@ -58,11 +58,21 @@ class NoqaMap:
     file_all: bool = False
     file_codes: frozenset[str] = frozenset()
     directives: list[Directive] = field(default_factory=list)
+    # Lines that cannot carry a comment -> the line whose directive covers them (see
+    # ``directive_line``); only lines inside multi-line strings or backslash continuations.
+    covered_by: dict[int, int] = field(default_factory=dict)
+
+    def directive_line(self, line: int) -> int:
+        """Where a directive for a finding on ``line`` goes (ruff's rule): a line inside a
+        multi-line string or a backslash-continued line cannot end in a comment, so the last
+        line of that string or continuation carries it."""
+        return self.covered_by.get(line, line)
 
     def suppresses(self, line: int, code: str) -> bool:
         if self.file_all or code in self.file_codes:
             self._mark(code, None)
             return True
+        line = self.directive_line(line)
         if line not in self.lines:
             return False
         codes = self.lines[line]
@@ -160,32 +170,76 @@ def parse_comment(comment: str, own_line: bool, noqa: NoqaMap, line: int, column
             noqa.lines[line] = previous | codes
 
 
-def noqa_map(text: str) -> NoqaMap:
-    """Collect the suppressions of a file's decoded text.
+_LAYOUT_TOKENS = frozenset({tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT})
+# Python 3.12+ tokenizes an f-string in pieces; a multi-line one spans START..END.
+_FSTRING_START = getattr(tokenize, "FSTRING_START", None)
+_FSTRING_END = getattr(tokenize, "FSTRING_END", None)
+
+
+def _python_lines(text: str) -> Callable[[], str]:
+    """A ``readline`` over ``text`` split where Python splits lines (a lone CR ends one, a form
+    feed does not), each ended by ``\n`` so that tokenize numbers them as Python does."""
+    lines = iter([line.rstrip("\r\n") + "\n" for line in text_lines(text)])
+    return lambda: next(lines, "")
+
+
+def noqa_map(text: str, *, always: bool = False) -> NoqaMap:
+    """Collect the suppressions of a file's decoded text (with ``always``, also the lines that
+    directives must go on when the file has none yet: see ``NoqaMap.directive_line``).
 
     A file that tokenize rejects (it parsed with libcst, so this is rare) keeps what was read
     before the error.
     """
     noqa = NoqaMap()
-    if _ANY_NOQA.search(text) is None:
+    if not always and _ANY_NOQA.search(text) is None:
         return noqa
-    readline = io.StringIO(text).readline
     last_code_line = 0
+    previous: tokenize.TokenInfo | None = None
+    fstring_starts: list[int] = []
+    spans: list[tuple[int, int]] = []
     try:
-        for token in tokenize.generate_tokens(readline):
-            if token.type == tokenize.COMMENT:
+        for token in tokenize.generate_tokens(_python_lines(text)):
+            kind = token.type
+            if (
+                previous is not None
+                and token.start[0] > previous.end[0]
+                and previous.type not in _LAYOUT_TOKENS
+                and previous.type != tokenize.COMMENT
+                and kind not in (tokenize.DEDENT, tokenize.ENDMARKER)
+            ):
+                # No NL/NEWLINE between two tokens on different lines: a backslash joined them.
+                spans.append((previous.end[0], token.start[0]))
+            if kind == tokenize.STRING and token.start[0] < token.end[0]:
+                spans.append((token.start[0], token.end[0]))
+            elif kind == _FSTRING_START:
+                fstring_starts.append(token.start[0])
+            elif kind == _FSTRING_END and fstring_starts:
+                start = fstring_starts.pop()
+                if start < token.end[0]:
+                    spans.append((start, token.end[0]))
+            if kind == tokenize.COMMENT:
                 line = token.start[0]
                 parse_comment(token.string, last_code_line != line, noqa, line, token.start[1])
-            elif token.type not in (
-                tokenize.NL,
-                tokenize.NEWLINE,
-                tokenize.INDENT,
-                tokenize.DEDENT,
-            ):
+            elif kind not in _LAYOUT_TOKENS:
                 last_code_line = token.end[0]
+            previous = token
     except (tokenize.TokenError, SyntaxError):
         pass
+    noqa.covered_by = _covering_lines(spans)
     return noqa
+
+
+def _covering_lines(spans: list[tuple[int, int]]) -> dict[int, int]:
+    """Each line of a span but its last -> the last line of the chain of spans it is in (a
+    string that ends on a backslash-continued line is covered by the continuation's end)."""
+    covered: dict[int, int] = {}
+    for first, last in sorted(spans):
+        for line in range(first, last):
+            covered[line] = max(covered.get(line, last), last)
+    for line in sorted(covered, reverse=True):
+        end = covered[line]
+        covered[line] = covered.get(end, end)
+    return covered
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,7 +250,7 @@ def without_unused_codes(text: str, noqa: NoqaMap, findings: Iterable[Finding]) 
     """``text`` with the codes that ``findings`` (NN003) report dropped from their directives;
     a directive left without codes is removed with the whitespace before it, and a comment line
     that held only it is removed whole."""
-    lines = text.splitlines(keepends=True)
+    lines = text_lines(text)
     # The codes to drop are the ones the finding names (its message is built right above).
     reported = {
         (f.line, f.column - 1): set(re.findall(r"`([A-Z]+[0-9]+)`", f.message))
@@ -238,10 +292,14 @@ def _line_end(line: str) -> str:
 def add_directives(text: str, codes_by_line: Mapping[int, Sequence[str]]) -> tuple[str, int]:
     """``text`` with ``# noqa: CODES`` appended to each line of ``codes_by_line`` (merged into an
     existing directive's codes), and how many lines changed."""
-    lines = text.splitlines(keepends=True)
-    noqa = noqa_map(text)
+    lines = text_lines(text)
+    noqa = noqa_map(text, always=True)
+    targets: dict[int, list[str]] = {}
+    for line_number, codes in codes_by_line.items():
+        merged = targets.setdefault(noqa.directive_line(line_number), [])
+        merged.extend(c for c in codes if c not in merged)
     changed = 0
-    for line_number, codes in sorted(codes_by_line.items()):
+    for line_number, codes in sorted(targets.items()):
         if not 0 < line_number <= len(lines):
             continue
         line = lines[line_number - 1]
@@ -258,21 +316,32 @@ def add_directives(text: str, codes_by_line: Mapping[int, Sequence[str]]) -> tup
                 body[: directive.start] + "# noqa: " + ", ".join(merged) + body[directive.end :]
             )
         else:
-            new_body = body.rstrip() + "  # noqa: " + ", ".join(sorted(set(codes)))
+            new_body = body.rstrip(" \t") + "  # noqa: " + ", ".join(sorted(set(codes)))
         if new_body != body:
             lines[line_number - 1] = new_body + (end or "")
             changed += 1
     return "".join(lines), changed
 
 
+@dataclass
+class AddedNoqa:
+    """What ``--add-noqa`` did: lines changed, and the files it left alone with the reason."""
+
+    lines: int = 0
+    not_written: list[tuple[str, str]] = field(default_factory=list)
+
+
 def add_noqa_directives(
     findings: Sequence[Finding], notebook_for: Callable[[str], Any] | None = None
-) -> int:
-    """``--add-noqa``: write ``# noqa`` directives for ``findings`` into their files; returns
-    how many lines changed. Findings that point at no line of code (NN001, NN002) are skipped.
-    A notebook's directives go into its cells' source; ``notebook_for(path)`` gives the
-    ``Notebook`` read whole (its JSON text kept)."""
+) -> AddedNoqa:
+    """``--add-noqa``: write ``# noqa`` directives for ``findings`` into their files. Findings
+    that point at no line of code (NN001, NN002) are skipped. A notebook's directives go into
+    its cells' source; ``notebook_for(path)`` gives the ``Notebook`` read whole (its JSON text
+    kept). A file is decoded and written back in its own encoding; one whose new text would not
+    compile, that changed since it was linted, or that is read-only is left as it was and listed
+    in ``not_written``."""
     from nnlint.files import FileChanged, ReadOnlyFile, read_regular_file, write_fix_in_place
+    from nnlint.syntax import Undecodable, compile_problem, decode
 
     by_file: dict[tuple[str, int | None], dict[int, list[str]]] = {}
     for finding in findings:
@@ -282,9 +351,15 @@ def add_noqa_directives(
         codes = lines.setdefault(finding.line, [])
         if finding.code not in codes:
             codes.append(finding.code)
-    total = 0
+    outcome = AddedNoqa()
     for path in sorted({path for path, _ in by_file}):
         cells = {cell: lines for (where, cell), lines in by_file.items() if where == path}
+        changed = 0
+        try:
+            raw = read_regular_file(path)
+        except OSError as error:
+            outcome.not_written.append((path, f"cannot read it: {error.strerror or error}"))
+            continue
         if None not in cells:
             if notebook_for is None:
                 continue
@@ -292,28 +367,40 @@ def add_noqa_directives(
             sources = {}
             for number, codes_by_line in cells.items():
                 assert number is not None
-                source, changed = add_directives(notebook.cell_source(number), codes_by_line)
+                source, added = add_directives(notebook.cell_source(number), codes_by_line)
                 sources[number] = source
-                total += changed
+                changed += added
             new_bytes = notebook.with_cells(sources).encode("utf-8")
-            try:
-                raw = read_regular_file(path)
-            except OSError:
-                continue
         else:
             try:
-                raw = read_regular_file(path)
-                text = raw.decode("utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue  # reported by the lint itself; nothing to write
-            new_text, changed = add_directives(text, cells[None])
-            if not changed:
+                decoded = decode(raw)
+            except Undecodable:
+                continue  # reported by the lint itself (NN001); nothing to write
+            new_text, changed = add_directives(decoded.text, cells[None])
+            if (
+                changed
+                and compile_problem(new_text, path) is not None
+                and compile_problem(decoded.text, path) is None
+            ):
+                # Never leave a file that compiled in a state where it does not.
+                outcome.not_written.append(
+                    (path, "a directive would break it (please report this as a bug)")
+                )
                 continue
-            total += changed
-            new_bytes = new_text.encode("utf-8")
+            new_bytes = new_text.encode(decoded.encoding)
+        if not changed or new_bytes == raw:
+            continue
         try:
             # In place, only over the content just read (see nnlint.files).
             write_fix_in_place(path, raw, new_bytes)
-        except (FileChanged, ReadOnlyFile):
+        except FileChanged:
+            outcome.not_written.append((path, "it changed while nnlint was linting it"))
             continue
-    return total
+        except ReadOnlyFile:
+            outcome.not_written.append((path, "it is read-only"))
+            continue
+        except OSError as error:
+            outcome.not_written.append((path, f"cannot write it: {error.strerror or error}"))
+            continue
+        outcome.lines += changed
+    return outcome

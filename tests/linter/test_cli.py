@@ -579,3 +579,43 @@ def test_add_noqa_baselines_every_finding_then_the_check_passes(project):
     assert result.exit_code == 0 and "Added 2 noqa directives." in result.output
     assert "  # noqa: NN401\n" in (project / "models" / "classifier.py").read_text()
     assert invoke("check", "--no-cache").output == "All checks passed!\n"
+
+
+def test_add_noqa_writes_a_latin1_file_back_in_latin1(project):
+    path = project / "models" / "legacy.py"
+    source = "# -*- coding: latin-1 -*-\n# modèle\nimport torch.nn as nn\nd = nn.Dropout(1.0)\n"
+    path.write_bytes(source.encode("latin-1"))
+    result = CliRunner().invoke(cli, ["check", "--no-cache", "--add-noqa", "models/legacy.py"])
+    assert result.exit_code == 0 and "Added 1 noqa directive." in result.output
+    expected = source.replace("d = nn.Dropout(1.0)\n", "d = nn.Dropout(1.0)  # noqa: NN401\n")
+    assert path.read_bytes() == expected.encode("latin-1")
+
+
+def test_add_noqa_says_which_files_it_could_not_write_and_exits_1(project):
+    classifier = project / "models" / "classifier.py"
+    before = classifier.read_bytes()
+    classifier.chmod(0o444)
+    try:
+        result = CliRunner().invoke(cli, ["check", "--no-cache", "--add-noqa"])
+    finally:
+        classifier.chmod(0o644)
+    assert result.exit_code == 1
+    assert (
+        f"nnlint: warning: no noqa directives written to models{os.sep}classifier.py: "
+        "it is read-only" in result.output
+    )
+    assert "Added 1 noqa directive." in result.output  # the head's, written
+    assert classifier.read_bytes() == before
+    exit_zero = CliRunner().invoke(cli, ["check", "--no-cache", "--add-noqa", "--exit-zero"])
+    assert exit_zero.exit_code == 0
+
+
+def test_add_noqa_never_writes_a_file_it_would_break(project, monkeypatch):
+    from nnlint import suppression
+
+    monkeypatch.setattr(suppression, "add_directives", lambda text, lines: (text + "(\n", 1))
+    head = project / "models" / "head.py"
+    before = head.read_bytes()
+    result = CliRunner().invoke(cli, ["check", "--no-cache", "--add-noqa", "models/head.py"])
+    assert result.exit_code == 1 and "a directive would break it" in result.output
+    assert head.read_bytes() == before

@@ -143,6 +143,16 @@ def test_nn003_fix_keeps_the_used_and_foreign_codes_and_the_rest_of_the_comment(
     assert result.fixed_count == 1 and result.findings == []
 
 
+def test_nn003_fix_edits_the_right_line_after_a_form_feed() -> None:
+    # str.splitlines would split at the form feed and edit the line above the directive.
+    source = HEADER + "# page\x0c\na = nn.Dropout(1.0)  # noqa: NN401, NN402\n"
+    result = lint_source(source.encode(), "m.py", LintSettings.default(), fix=True)
+    assert (
+        result.fixed_source
+        == (HEADER + "# page\x0c\na = nn.Dropout(1.0)  # noqa: NN401\n").encode()
+    )
+
+
 def test_nn003_fix_removes_an_emptied_directive_but_keeps_the_comment_before_it() -> None:
     source = HEADER + "a = nn.Dropout(0.5)  # type: ignore  # noqa: NN401\n"
     result = lint_source(source.encode(), "m.py", LintSettings.default(), fix=True)
@@ -156,3 +166,62 @@ def test_add_directives_appends_or_merges_codes() -> None:
     new, changed = add_directives(text, {1: ["NN401"], 2: ["NN402"], 3: ["NN404"]})
     assert new == "a = 1  # noqa: NN401\nb = 2  # noqa: E501, NN402\nc = 3  # noqa\n"
     assert changed == 2
+
+
+# ---- lines that cannot end in a comment (ruff's rule: the construct's last line carries it) ----
+
+
+def test_noqa_after_a_backslash_continuation_covers_its_first_line() -> None:
+    body = "d = nn.Dropout(1.0) if flag else \\\n    None  # noqa: NN401\n"
+    assert codes(body) == []
+    assert codes(body.replace("  # noqa: NN401", "")) == ["NN401"]
+
+
+def test_noqa_after_a_multiline_string_covers_the_lines_it_spans() -> None:
+    body = 'd = nn.Dropout(p=1.0, name="""\nfirst\n""")  # noqa: NN401\n'
+    assert codes(body) == []
+
+
+def test_a_string_ending_on_a_continued_line_is_covered_by_the_continuation_end() -> None:
+    noqa = noqa_map('x = """a\nb""" + \\\n    y  # noqa\nz = 1\n', always=True)
+    assert [noqa.directive_line(n) for n in (1, 2, 3, 4)] == [3, 3, 3, 4]
+
+
+def test_noqa_lines_are_counted_as_python_counts_them() -> None:
+    # A form feed does not end a line; a lone CR does.
+    assert codes("x = 1  # \x0c\nd = nn.Dropout(1.0)  # noqa: NN401\n") == []
+    assert codes("a = 1\rd = nn.Dropout(1.0)  # noqa: NN401\rb = 2\r") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # A comment cannot follow a backslash, nor sit inside a string: the directive goes on
+        # the last line of the continuation or of the string.
+        (
+            "d = nn.Dropout(1.0) if flag else \\\n    None\n",
+            "d = nn.Dropout(1.0) if flag else \\\n    None  # noqa: NN401\n",
+        ),
+        (
+            'd = nn.Dropout(1.0, name="""\nx"""); e = 1\n',
+            'd = nn.Dropout(1.0, name="""\nx"""); e = 1  # noqa: NN401\n',
+        ),
+        # A form feed in a comment is not a line end, and is kept.
+        (
+            "x = 1  # page\x0c\nd = nn.Dropout(1.0)\n",
+            "x = 1  # page\x0c\nd = nn.Dropout(1.0)  # noqa: NN401\n",
+        ),
+        (
+            "a = 1\rd = nn.Dropout(1.0)\rb = 2\r",
+            "a = 1\rd = nn.Dropout(1.0)  # noqa: NN401\rb = 2\r",
+        ),
+    ],
+)
+def test_add_directives_writes_where_the_directive_works(body: str, expected: str) -> None:
+    from nnlint.suppression import add_directives
+
+    source = HEADER + body
+    findings = lint_source(source.encode(), "m.py", WITHOUT_NN003).findings
+    new, changed = add_directives(source, {f.line: [f.code] for f in findings})
+    assert (new, changed) == (HEADER + expected, 1)
+    assert codes(expected) == []
