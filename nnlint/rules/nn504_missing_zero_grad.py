@@ -39,7 +39,9 @@ class MissingZeroGrad(Rule):
 
     It stays quiet when the reset may happen in code it cannot see: a function defined
     elsewhere that receives the optimizer, `step()` on something not named like an optimizer
-    (schedulers, environments, DeepSpeed engines, which zero gradients themselves).
+    (schedulers, environments, DeepSpeed engines, which zero gradients themselves), and when
+    the loop builds the optimizer anew over tensors it also creates anew (`x = z.detach()`,
+    then `SGD([x])`: fresh leaves whose gradient starts empty each iteration).
 
     ## Why is this bad?
     PyTorch adds every `backward()` into `.grad`; it never clears it by itself. Without a reset,
@@ -116,6 +118,13 @@ class MissingZeroGrad(Rule):
         "            loss = model(x).sum()\n"
         "            dist_autograd.backward(context_id, [loss])\n"
         "            opt.step(context_id)\n",
+        # A new optimizer each iteration over a tensor made anew each iteration: the tensor's
+        # gradient starts empty every time (latent optimisation in a diffusion sampler).
+        "import torch\n\ndef edit(unet, latents, timesteps, loss_fn):\n"
+        "    for t in timesteps:\n        x_in = latents.detach().clone()\n"
+        "        x_in.requires_grad = True\n        opt = torch.optim.SGD([x_in], lr=0.1)\n"
+        "        loss_fn(unet(x_in, t)).backward()\n        opt.step()\n"
+        "        latents = x_in.detach()\n",
         # DeepSpeed's engine zeroes gradients in its own step.
         "import deepspeed\nimport torch\n\ndef train(engine, loader):\n    for x in loader:\n"
         "        loss = engine(x)\n        engine.backward(loss)\n        engine.step()\n",
@@ -148,6 +157,21 @@ class MissingZeroGrad(Rule):
                 "`optimizer.step()` in a loop that calls `backward()`, with no `zero_grad()` "
                 "in that loop: gradients accumulate across iterations, so every step applies "
                 "a growing sum (updates blow up); call `optimizer.zero_grad()` each iteration"
+            ),
+        ),
+        # Rebuilt each iteration, but over the model's parameters: their gradients still add up.
+        Invalid(
+            "import torch\n\ndef train(model, loader):\n    for x in loader:\n"
+            "        opt = torch.optim.SGD([p for p in model.parameters()], lr=0.1)\n"
+            "        model(x).sum().backward()\n        opt.step()\n",
+            line=7,
+            column=9,
+            end_line=7,
+            end_column=19,
+            message=(
+                "`opt.step()` in a loop that calls `backward()`, with no `zero_grad()` in that "
+                "loop: gradients accumulate across iterations, so every step applies a growing "
+                "sum (updates blow up); call `opt.zero_grad()` each iteration"
             ),
         ),
         # AMP.
@@ -202,7 +226,9 @@ class MissingZeroGrad(Rule):
                 text = _COMMENT.sub("", facts.module.code_for_node(loop.node))
                 if _RESET_TEXT.search(text) or _calls_any(text, resetting_functions):
                     continue
-                if step.target is not None and _passes_optimizer(text, step.target):
+                if step.target is not None and (
+                    _passes_optimizer(text, step.target) or _fresh_each_iteration(text, step.target)
+                ):
                     continue
                 optimizer = expression_text(step.target) if step.target is not None else "it"
                 yield Violation(
@@ -228,6 +254,23 @@ def _unreset_loop(step: LoopCall, backwards: list[LoopCall], resets: list[LoopCa
 
 def _calls_any(text: str, names: set[str]) -> bool:
     return any(re.search(rf"\b{re.escape(name)}\(", text) for name in names)
+
+
+def _fresh_each_iteration(text: str, optimizer) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the loop builds the optimizer anew over tensors it also creates anew
+    (`x = z.detach().clone()`, then `opt = SGD([x], ...)`): each iteration steps fresh leaves
+    whose `.grad` starts empty, so nothing can accumulate (diffusers' pix2pix-zero latent
+    optimisation). An optimizer rebuilt over `model.parameters()` still accumulates."""
+    name = re.escape(expression_text(optimizer))
+    built = re.search(rf"^[ \t]*{name}\s*=\s*[\w.]+\(\s*[\[(]([^\])]*)[\])]", text, re.MULTILINE)
+    if built is None:
+        return False
+    tensors = [item.strip() for item in built.group(1).split(",") if item.strip()]
+    return bool(tensors) and all(
+        item.isidentifier()
+        and re.search(rf"^[ \t]*{re.escape(item)}\s*=[^=]", text[: built.start()], re.MULTILINE)
+        for item in tensors
+    )
 
 
 def _passes_optimizer(text: str, optimizer) -> bool:  # type: ignore[no-untyped-def]
