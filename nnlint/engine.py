@@ -120,6 +120,18 @@ def _run_rules(
 
             # A rule may recurse over a deep expression too (comparing nodes, say).
             violations = _deep_enough(check)
+        except RecursionError:
+            # Too deep even on the deep stack (Python 3.12+ caps C recursion, whatever the
+            # stack): a limit, not a bug; the other rules' findings stand.
+            errors.append(
+                _not_linted(
+                    path,
+                    1,
+                    f"rule {meta.code} ({meta.name}) could not check it: it is nested too "
+                    "deeply (RecursionError)",
+                )
+            )
+            continue
         except Exception as error:  # noqa: BLE001 - any bug in a rule must not lose the file
             errors.append(
                 _meta_finding(
@@ -272,7 +284,7 @@ def _lint_text(
     finally:
         # Rules are done with the facts: let the tree go by reference counting alone.
         facts.release()
-    findings: list[Finding] = errors if INTERNAL_ERROR in settings.enabled else []
+    findings: list[Finding] = [f for f in errors if f.code in settings.enabled]
     outcome = _Pass(findings, skipped=skipped)
     if not reported and not findings:
         outcome.findings.extend(_unused_noqa(text, path, settings))

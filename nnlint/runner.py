@@ -222,8 +222,9 @@ def _pool_round(
             pid, index = item
             last_by_process[pid] = index
 
+    # Started once the workers exist: forking a process that has threads can deadlock the
+    # child (Python 3.12+ warns about it).
     drainer = threading.Thread(target=drain, name="nnlint-started", daemon=True)
-    drainer.start()
     workers = min(jobs, len(tasks))
     # Several chunks per worker so one slow file does not leave the others idle; chunks, not
     # single files, because each submission costs a round trip.
@@ -236,6 +237,7 @@ def _pool_round(
     )
     try:
         futures = [pool.submit(_tracked_chunk, chunk) for chunk in chunks]
+        drainer.start()
         # The executor forgets its processes once broken: keep them to tell how one died.
         processes = list(getattr(pool, "_processes", {}).values())
         for future in futures:
@@ -245,6 +247,8 @@ def _pool_round(
                 broken = _exit_codes(processes)
                 break
     finally:
+        if drainer.ident is None:  # a submission failed: workers may still be writing starts
+            drainer.start()
         pool.shutdown(wait=True, cancel_futures=True)
         started.put(None)
         drainer.join()

@@ -514,8 +514,10 @@ def _region_to_blank(
     line = min(max(problem.line, 1), len(lines))
     candidates = [r for r in regions if r.first <= line <= r.last]
     if not candidates and stopped and line >= stopped:
-        # Past what the tokenizer could read (an unclosed bracket or string): the rest.
-        candidates = [_Region(stopped, len(lines))]
+        # Past what the tokenizer could read: the line itself first (Python 3.12's tokenizer
+        # stops at 200 nested brackets, but the next line may be fine), then the rest (an
+        # unclosed bracket or string).
+        candidates = [_Region(line, line), _Region(stopped, len(lines))]
     elif not candidates:
         candidates = [_Region(line, line)]
     # When blanking the statement was not enough, the whole top-level statement goes.

@@ -43,6 +43,10 @@ def test_two_thousand_nested_parentheses_are_python_s_syntax_error_not_a_crash()
 def test_huge_plus_chain_is_refused_quickly_by_python(terms: int) -> None:
     chain = "x = " + "+".join(["a"] * terms) + "\n"
     findings = lint(HEAD + chain + DROPOUT_ONE).findings
+    if python_accepts(HEAD + chain):
+        # Python 3.13 compiles 7,000 terms: too deep for libcst all the same, so not linted.
+        assert [(f.code, f.line) for f in findings] == [("NN004", 2), ("NN401", 3)]
+        return
     assert [(f.code, f.line) for f in findings] == [("NN001", 1), ("NN401", 3)]
     assert "RecursionError" in findings[0].message
 
@@ -70,17 +74,31 @@ DEEP_FOR_THE_WALK = {
 }
 
 
+# Python 3.12 caps C recursion at a fixed depth that no thread stack or recursion limit
+# raises, and libcst's code generation (positions, fixes) goes through C calls once per level:
+# past about 750 levels a file there is reported not linted (NN004), never an internal error.
+C_RECURSION_CAPPED = sys.version_info[:2] == (3, 12)
+
+
 @pytest.mark.parametrize("body", DEEP_FOR_THE_WALK.values(), ids=DEEP_FOR_THE_WALK.keys())
 def test_deep_but_valid_code_is_linted_in_full(body: str) -> None:
     # The fact walk and libcst's code generation (positions, fixes) recurse once per level;
     # they get a deep stack when the normal one is not enough (never NN002, never NN004).
     source = HEAD + body + DROPOUT_ONE
+    if C_RECURSION_CAPPED and body.count("+") > 750:
+        assert found(source) == [("NN004", 1)]
+        return
     assert found(source) == [("NN401", source.count("\n"))]
 
 
 def test_a_fix_deep_inside_a_long_chain_is_applied() -> None:
     call = "        return " + " + ".join(["x"] * 900) + " + F.dropout(x, 0.1)\n"
     result = lint_source((TORCH_HEAD + call).encode(), "net.py", DEFAULT, fix=True)
+    if C_RECURSION_CAPPED:
+        assert result.fixed_source is None
+        assert [f.code for f in result.findings] == ["NN004"]
+        assert "nested too deeply" in result.findings[0].message
+        return
     assert result.fixed_count == 1 and result.findings == []
     assert result.fixed_source.endswith(b" + F.dropout(x, 0.1, training=self.training)\n")
 
