@@ -231,7 +231,8 @@ def _pool_round(
     size = max(1, len(tasks) // (workers * 4))
     chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
     done: list[tuple[int, FileResult]] = []
-    broken: str | None = None
+    broken = False
+    processes: list[Any] = []
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(started,)
     )
@@ -244,7 +245,7 @@ def _pool_round(
             try:
                 done.extend(future.result())
             except BrokenProcessPool:
-                broken = _exit_codes(processes)
+                broken = True
                 break
     finally:
         if drainer.ident is None:  # a submission failed: workers may still be writing starts
@@ -254,8 +255,11 @@ def _pool_round(
         drainer.join()
         if frozen:
             gc.unfreeze()
-    if broken is None:
+    if not broken:
         return done, None, [], []
+    # Only now, with the executor shut down: its own thread reaps the dead worker, and a read of
+    # the exit code racing with that (two waitpid calls) can come back empty.
+    how = _exit_codes(processes)
     for future in futures:
         if future.done() and not future.cancelled() and future.exception() is None:
             done.extend(future.result())
@@ -267,7 +271,7 @@ def _pool_round(
     in_flight = set(last_by_process.values())
     left = [t for t in tasks if t[0] not in finished]
     suspects = [t for t in left if t[0] in in_flight]
-    return done, broken, suspects, [t for t in left if t[0] not in in_flight]
+    return done, how, suspects, [t for t in left if t[0] not in in_flight]
 
 
 def _share_engine_with_workers(context: Any) -> bool:
@@ -314,11 +318,14 @@ def _lint_alone(task: _Task) -> tuple[int, FileResult]:
     from concurrent.futures.process import BrokenProcessPool
 
     pool = ProcessPoolExecutor(max_workers=1)
+    processes: list[Any] = []
     try:
         future = pool.submit(_lint_task, task)
         processes = list(getattr(pool, "_processes", {}).values())
         return future.result()
     except BrokenProcessPool:
+        # The exit code once the executor has reaped the process (see ``_pool_round``).
+        pool.shutdown(wait=True)
         path = task[1]
         return task[0], FileResult(path=path, findings=[crashed_finding(path, processes)])
     finally:
