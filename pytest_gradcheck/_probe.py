@@ -175,6 +175,9 @@ def probe(
         report = _measure(
             model, modules, trainable, recorder, prediction, loss, device, train, bounds
         )
+        if train and (report.no_grad or report.zero_grad) and report.nonfinite is None:
+            state.restore_buffers()
+            _excuse_random_skips(report, model, trainable, inputs, target, loss_fn, full_output)
         if report.nonfinite is not None and report.nonfinite.where in ("forward", "loss"):
             # Replay the identical forward (same RNG, same buffers) to find the first culprit.
             state.restore_buffers()
@@ -188,6 +191,55 @@ def probe(
         recorder.detach()
         compiled.detach()
         state.restore()
+
+
+# Re-runs that look for a gradient the probe's pass did not get (see ``_excuse_random_skips``).
+RANDOM_SKIP_RERUNS = 3
+
+
+def _excuse_random_skips(
+    report: GradientReport,
+    model: nn.Module,
+    trainable: list[tuple[str, nn.Parameter]],
+    inputs: Any,
+    target: Any,
+    loss_fn: LossFn | None,
+    full_output: bool,
+) -> None:
+    """Parameters with no (or an exactly zero) gradient may belong to a layer the model skipped
+    by its own randomness in this pass: Wav2Vec2/HuBERT's LayerDrop skips a whole layer for the
+    batch (one probe in five fails on a 2-layer Wav2Vec2), batch-level stochastic depth zeroes a
+    branch. Up to ``RANDOM_SKIP_RERUNS`` more forward/backward passes, with the RNG's next draws
+    and without hooks, look for a nonzero gradient; a parameter that gets one is taken off
+    ``no_grad``/``zero_grad`` and listed in ``skipped_at_random``. A layer that no draw reaches
+    (dead code, a detached branch) is still reported."""
+    suspects = set(report.no_grad) | set(report.zero_grad)
+    by_name = {name: p for name, p in trainable if name in suspects}
+    reached: set[str] = set()
+    for _ in range(RANDOM_SKIP_RERUNS):
+        waiting = [(n, p) for n, p in by_name.items() if n not in reached]
+        if not waiting:
+            break
+        for _, p in waiting:
+            p.grad = None
+        with _grad_mode():
+            try:
+                output = _call(model, inputs)
+                _, loss = _loss(output, target, loss_fn, full_output)
+                torch.autograd.backward(loss, inputs=[p for _, p in waiting])
+            except Exception:  # noqa: BLE001 - the pass itself already ran; keep its verdict
+                return
+        for name, p in waiting:
+            if p.grad is not None and bool(p.grad.detach().abs().sum() > 0):
+                reached.add(name)
+    if not reached:
+        return
+    report.skipped_at_random = [n for n in by_name if n in reached]
+    report.no_grad = [n for n in report.no_grad if n not in reached]
+    report.zero_grad = [n for n in report.zero_grad if n not in reached]
+    for layer in report.layers:
+        layer.no_grad = [n for n in layer.no_grad if _qualified(layer, [n])[0] not in reached]
+        layer.zero_grad = [n for n in layer.zero_grad if _qualified(layer, [n])[0] not in reached]
 
 
 # --- model, inputs and loss ----------------------------------------------------------------------

@@ -130,6 +130,10 @@ class GradientReport:
     depth_role: str | None = None
     """The layer role whose first/last members gave ``vanishing_ratio`` (``Linear:layer.#.query``);
     None when no role repeats and the model's first and last weight layers were compared."""
+    skipped_at_random: list[str] = field(default_factory=list)
+    """Parameters that got no (or an exactly zero) gradient in the probe's pass but a gradient in
+    a re-run with other random draws: the model skips them at random (LayerDrop, batch-level
+    stochastic depth), so they are not reported as no-gradient."""
 
     @property
     def ok(self) -> bool:
@@ -168,6 +172,7 @@ class GradientReport:
             "problems": [p.as_dict() for p in self.problems],
             "no_grad": list(self.no_grad),
             "zero_grad": list(self.zero_grad),
+            "skipped_at_random": list(self.skipped_at_random),
             "nonfinite": self.nonfinite.as_dict() if self.nonfinite else None,
         }
 
@@ -179,6 +184,11 @@ class GradientReport:
             f"loss {loss}, "
             f"{len(self.layers)} layers, vanishing ratio {ratio}"
         )
+        if self.skipped_at_random:
+            line += (
+                f", {len(self.skipped_at_random)} parameter(s) skipped at random in this pass "
+                "(LayerDrop?) got a gradient in a re-run"
+            )
         if verdict:
             line += ", ok" if self.ok else f", {len(self.problems)} problem(s)"
         return line
