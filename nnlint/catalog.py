@@ -167,7 +167,11 @@ NO_GRADIENT = FailureMode(
     why="An unused branch, a detached tensor (`.detach()`, `.data`, `torch.no_grad()`), or an "
     "integer cast cuts the parameter out of the graph, so the optimizer never moves it.",
     static_signs=("`.detach()`/`.data` on a path to the loss", "modules built but never called"),
-    dynamic_signs=("parameters whose `.grad` is None or all zeros after backward",),
+    dynamic_signs=(
+        "parameters whose `.grad` is None or all zeros after backward, in every one of up to "
+        "four passes (a layer skipped at random, by LayerDrop or stochastic depth, gets its "
+        "gradient in another pass and is not reported)",
+    ),
     remedies=(
         "call the module in forward (or delete it), remove `.detach()`/`.data` on the path to "
         "the loss, or set `requires_grad=False` for parameters that are frozen on purpose",
