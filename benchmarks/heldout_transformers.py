@@ -26,6 +26,10 @@ def ids(vocab=100, length=L):
     return torch.randint(0, vocab, (B, length))
 
 
+def images(size):
+    return {"pixel_values": torch.randn(B, 3, size, size), "labels": torch.randint(0, 10, (B,))}
+
+
 def text_lm(config_cls, model_cls, **kw):
     cfg = config_cls(vocab_size=100, **{**small, **kw})
     m = model_cls(cfg)
@@ -68,21 +72,20 @@ def cases():
         lambda: text_lm(T.MistralConfig, T.MistralForCausalLM, num_key_value_heads=2),
     )
     yield "qwen2_lm", lambda: text_lm(T.Qwen2Config, T.Qwen2ForCausalLM, num_key_value_heads=2)
-    yield (
-        "opt_lm",
-        lambda: (
-            lambda cfg: (T.OPTForCausalLM(cfg), (lambda x: {"input_ids": x, "labels": x})(ids()))
-        )(
-            T.OPTConfig(
-                vocab_size=100,
-                hidden_size=64,
-                num_hidden_layers=2,
-                num_attention_heads=4,
-                ffn_dim=128,
-                word_embed_proj_dim=64,
-            )
-        ),
-    )
+
+    def opt():
+        cfg = T.OPTConfig(
+            vocab_size=100,
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            ffn_dim=128,
+            word_embed_proj_dim=64,
+        )
+        x = ids()
+        return T.OPTForCausalLM(cfg), {"input_ids": x, "labels": x}
+
+    yield "opt_lm", opt
 
     def t5():
         cfg = T.T5Config(
@@ -118,10 +121,7 @@ def cases():
 
     def vit():
         cfg = T.ViTConfig(image_size=32, patch_size=8, num_channels=3, num_labels=10, **small)
-        return T.ViTForImageClassification(cfg), {
-            "pixel_values": torch.randn(B, 3, 32, 32),
-            "labels": torch.randint(0, 10, (B,)),
-        }
+        return T.ViTForImageClassification(cfg), images(32)
 
     yield "vit_cls", vit
 
@@ -129,10 +129,7 @@ def cases():
         cfg = T.ConvNextConfig(
             num_channels=3, hidden_sizes=[16, 32, 64, 128], depths=[1, 1, 2, 1], num_labels=10
         )
-        return T.ConvNextForImageClassification(cfg), {
-            "pixel_values": torch.randn(B, 3, 64, 64),
-            "labels": torch.randint(0, 10, (B,)),
-        }
+        return T.ConvNextForImageClassification(cfg), images(64)
 
     yield "convnext_cls", convnext
 
@@ -144,10 +141,7 @@ def cases():
             depths=[1, 1, 1, 1],
             num_labels=10,
         )
-        return T.ResNetForImageClassification(cfg), {
-            "pixel_values": torch.randn(B, 3, 64, 64),
-            "labels": torch.randint(0, 10, (B,)),
-        }
+        return T.ResNetForImageClassification(cfg), images(64)
 
     yield "hf_resnet_cls", resnet
 
@@ -161,10 +155,7 @@ def cases():
             window_size=4,
             num_labels=10,
         )
-        return T.SwinForImageClassification(cfg), {
-            "pixel_values": torch.randn(B, 3, 32, 32),
-            "labels": torch.randint(0, 10, (B,)),
-        }
+        return T.SwinForImageClassification(cfg), images(32)
 
     yield "swin_cls", swin
 
