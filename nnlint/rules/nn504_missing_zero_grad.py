@@ -159,6 +159,22 @@ class MissingZeroGrad(Rule):
                 "a growing sum (updates blow up); call `optimizer.zero_grad()` each iteration"
             ),
         ),
+        # Rebuilt each iteration over a hand-listed tensor that is the model's own weight: its
+        # gradient still adds up.
+        Invalid(
+            "import torch\n\ndef train(model, loader):\n    for x in loader:\n"
+            "        w = model.weight\n        opt = torch.optim.SGD([w], lr=0.1)\n"
+            "        model(x).sum().backward()\n        opt.step()\n",
+            line=8,
+            column=9,
+            end_line=8,
+            end_column=19,
+            message=(
+                "`opt.step()` in a loop that calls `backward()`, with no `zero_grad()` in that "
+                "loop: gradients accumulate across iterations, so every step applies a growing "
+                "sum (updates blow up); call `opt.zero_grad()` each iteration"
+            ),
+        ),
         # Rebuilt each iteration, but over the model's parameters: their gradients still add up.
         Invalid(
             "import torch\n\ndef train(model, loader):\n    for x in loader:\n"
@@ -266,11 +282,21 @@ def _fresh_each_iteration(text: str, optimizer) -> bool:  # type: ignore[no-unty
     if built is None:
         return False
     tensors = [item.strip() for item in built.group(1).split(",") if item.strip()]
+    before = text[: built.start()]
     return bool(tensors) and all(
         item.isidentifier()
-        and re.search(rf"^[ \t]*{re.escape(item)}\s*=[^=]", text[: built.start()], re.MULTILINE)
+        and re.search(
+            rf"^[ \t]*{re.escape(item)}\s*=[^=][^\n]*{_FRESH_TENSOR}", before, re.MULTILINE
+        )
         for item in tensors
     )
+
+
+# What makes a new leaf tensor (one whose `.grad` starts empty): `w = model.weight` does not.
+_FRESH_TENSOR = (
+    r"(?:\.detach\(|\.clone\(|\bParameter\(|\btorch\.(?:zeros|ones|rand|randn|randint|empty|"
+    r"full|tensor|as_tensor|normal|linspace|arange)\w*\()"
+)
 
 
 def _passes_optimizer(text: str, optimizer) -> bool:  # type: ignore[no-untyped-def]
