@@ -466,18 +466,12 @@ def check(
 def _write_fixes(result: Any, inputs: _Inputs) -> None:
     """Write each fixed file in place; a file that changed since it was read, or that is
     read-only, is left alone with a warning, and its findings are reported unfixed."""
-    from nnlint.files import FileChanged, ReadOnlyFile, write_fix_in_place
+    from nnlint.files import write_in_place
 
     for fixed_file in list(result.fixed_files):
-        try:
-            write_fix_in_place(fixed_file.path, fixed_file.original, fixed_file.fixed)
+        reason = write_in_place(fixed_file.path, fixed_file.original, fixed_file.fixed)
+        if reason is None:
             continue
-        except FileChanged:
-            reason = "it changed while nnlint was linting it; run nnlint again"
-        except ReadOnlyFile:
-            reason = "it is read-only"
-        except OSError as exc:
-            reason = f"cannot write it: {exc.strerror or exc}"
         click.echo(f"nnlint: warning: fixes not written to {fixed_file.path}: {reason}", err=True)
         result.keep_unfixed(fixed_file, inputs.map_findings(fixed_file.unfixed_findings))
 

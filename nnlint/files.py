@@ -84,6 +84,20 @@ class ReadOnlyFile(Exception):
     """The file is not writable: nnlint does not change its permissions to fix it."""
 
 
+def write_in_place(path: str, expected: bytes, content: bytes) -> str | None:
+    """``write_fix_in_place``, answering None when the file was written, else why it was not
+    (a sentence for a warning: the file changed meanwhile, is read-only, or cannot be written)."""
+    try:
+        write_fix_in_place(path, expected, content)
+    except FileChanged:
+        return "it changed while nnlint was linting it; run nnlint again"
+    except ReadOnlyFile:
+        return "it is read-only"
+    except OSError as exc:
+        return f"cannot write it: {exc.strerror or exc}"
+    return None
+
+
 def write_fix_in_place(path: str, expected: bytes, content: bytes) -> None:
     """Replace the content of ``path`` (which must still be ``expected``) with ``content``.
 

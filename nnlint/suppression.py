@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnlint.findings import Finding
-from nnlint.syntax import text_lines
+from nnlint.syntax import python_tokens, text_lines
 
 UNUSED_NOQA = "NN003"
 # Codes of this family; codes like E501 in a directive belong to other linters and are never
@@ -176,13 +176,6 @@ _FSTRING_START = getattr(tokenize, "FSTRING_START", None)
 _FSTRING_END = getattr(tokenize, "FSTRING_END", None)
 
 
-def _python_lines(text: str) -> Callable[[], str]:
-    """A ``readline`` over ``text`` split where Python splits lines (a lone CR ends one, a form
-    feed does not), each ended by ``\n`` so that tokenize numbers them as Python does."""
-    lines = iter([line.rstrip("\r\n") + "\n" for line in text_lines(text)])
-    return lambda: next(lines, "")
-
-
 def noqa_map(text: str, *, always: bool = False) -> NoqaMap:
     """Collect the suppressions of a file's decoded text (with ``always``, also the lines that
     directives must go on when the file has none yet: see ``NoqaMap.directive_line``).
@@ -198,7 +191,7 @@ def noqa_map(text: str, *, always: bool = False) -> NoqaMap:
     fstring_starts: list[int] = []
     spans: list[tuple[int, int]] = []
     try:
-        for token in tokenize.generate_tokens(_python_lines(text)):
+        for token in python_tokens(text):
             kind = token.type
             if (
                 previous is not None
@@ -340,7 +333,7 @@ def add_noqa_directives(
     kept). A file is decoded and written back in its own encoding; one whose new text would not
     compile, that changed since it was linted, or that is read-only is left as it was and listed
     in ``not_written``."""
-    from nnlint.files import FileChanged, ReadOnlyFile, read_regular_file, write_fix_in_place
+    from nnlint.files import read_regular_file, write_in_place
     from nnlint.syntax import Undecodable, compile_problem, decode
 
     by_file: dict[tuple[str, int | None], dict[int, list[str]]] = {}
@@ -390,17 +383,10 @@ def add_noqa_directives(
             new_bytes = new_text.encode(decoded.encoding)
         if not changed or new_bytes == raw:
             continue
-        try:
-            # In place, only over the content just read (see nnlint.files).
-            write_fix_in_place(path, raw, new_bytes)
-        except FileChanged:
-            outcome.not_written.append((path, "it changed while nnlint was linting it"))
-            continue
-        except ReadOnlyFile:
-            outcome.not_written.append((path, "it is read-only"))
-            continue
-        except OSError as error:
-            outcome.not_written.append((path, f"cannot write it: {error.strerror or error}"))
+        # In place, only over the content just read (see nnlint.files).
+        reason = write_in_place(path, raw, new_bytes)
+        if reason is not None:
+            outcome.not_written.append((path, reason))
             continue
         outcome.lines += changed
     return outcome

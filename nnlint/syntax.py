@@ -174,6 +174,13 @@ def text_lines(text: str) -> list[str]:
     return _TEXT_LINE.findall(text)
 
 
+def python_tokens(text: str) -> Iterator[tokenize.TokenInfo]:
+    """``tokenize.generate_tokens`` over ``text`` with Python's line numbers: lines split where
+    Python splits them (a lone CR ends one, a form feed does not), each ended by one ``\n``."""
+    lines = iter([_NEWLINE.sub("\n", line) for line in text_lines(text)])
+    return tokenize.generate_tokens(lambda: next(lines, ""))
+
+
 def _line_text(text: str, line: int) -> str:
     lines = text_lines(text)
     return lines[line - 1] if 0 < line <= len(lines) else ""
@@ -269,11 +276,10 @@ def _recursion_limit_bounds_compiler() -> bool:
 def _longest_chain(text: str, *, booleans_only: bool) -> int:
     """The most operators chained at one bracket level of one statement (the stdlib tokenizer;
     only run on the rare files a cheap count cannot clear)."""
-    normalized = iter([_NEWLINE.sub("\n", line) for line in text_lines(text)])
     longest = 0
     levels = [0]
     try:
-        for token in tokenize.generate_tokens(lambda: next(normalized, "")):
+        for token in python_tokens(text):
             kind, string = token.type, token.string
             if kind == tokenize.NEWLINE:
                 levels = [0]
@@ -394,16 +400,13 @@ MAX_REPAIRS = 200
 def _logical_regions(text: str) -> tuple[list[_Region], int]:
     """The logical lines the tokenizer reads before it gives up, and the line it stopped at
     (0 when it read the whole file)."""
-    lines = text_lines(text)
-    # One "\n" per line, so that tokenize's line numbers are Python's (a lone \r ends a line).
-    normalized = iter([_NEWLINE.sub("\n", line) for line in lines])
     regions: list[_Region] = []
     start: int | None = None
     first_token = last_significant = ""
     python2_statement = False
     stopped = 0
     try:
-        for token in tokenize.generate_tokens(lambda: next(normalized, "")):
+        for token in python_tokens(text):
             kind = token.type
             if kind in (tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT):
                 continue

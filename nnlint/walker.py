@@ -277,14 +277,8 @@ class FactCollector:
 
     def _walk_children(self, node: cst.CSTNode) -> None:
         walk = self._walk
-        for name in _child_fields(type(node)):
-            value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                walk(value)
-            elif isinstance(value, (tuple, list)):
-                for item in value:
-                    if isinstance(item, cst.CSTNode):
-                        walk(item)
+        for child in child_nodes(node):
+            walk(child)
 
     def _walk_statements(self, statements: Any) -> None:
         """Walk a block's statements, keeping the statement path; `if not self.training:

@@ -235,11 +235,11 @@ def _excuse_random_skips(
     if not reached:
         return
     report.skipped_at_random = [n for n in by_name if n in reached]
-    report.no_grad = [n for n in report.no_grad if n not in reached]
-    report.zero_grad = [n for n in report.zero_grad if n not in reached]
     for layer in report.layers:
         layer.no_grad = [n for n in layer.no_grad if _qualified(layer, [n])[0] not in reached]
         layer.zero_grad = [n for n in layer.zero_grad if _qualified(layer, [n])[0] not in reached]
+    report.no_grad = _qualified_all(report.layers, "no_grad")
+    report.zero_grad = _qualified_all(report.layers, "zero_grad")
 
 
 # --- model, inputs and loss ----------------------------------------------------------------------
@@ -1004,14 +1004,19 @@ def _measure(
         vanishing_pair=(depth.first, depth.last) if depth else None,
         growth_per_layer=depth.growth if depth else None,
         depth_role=depth.role if depth else None,
-        no_grad=[n for layer in layers for n in _qualified(layer, layer.no_grad)],
-        zero_grad=[n for layer in layers for n in _qualified(layer, layer.zero_grad)],
+        no_grad=_qualified_all(layers, "no_grad"),
+        zero_grad=_qualified_all(layers, "zero_grad"),
         nonfinite=nonfinite,
     )
 
 
 def _qualified(layer: LayerStats, names: list[str]) -> list[str]:
     return [f"{layer.name}.{n}" if layer.name else n for n in names]
+
+
+def _qualified_all(layers: list[LayerStats], which: str) -> list[str]:
+    """The full names of every layer's ``no_grad`` or ``zero_grad`` parameters."""
+    return [n for layer in layers for n in _qualified(layer, getattr(layer, which))]
 
 
 def _order(layer: LayerStats, first_call: dict[str, int]) -> int:

@@ -234,24 +234,19 @@ class ArchitectureExtractor(Extractor):
         ]
 
     def _run_root(self, interpreter: ModelInterpreter, scope: Scope) -> None:
-        if scope.kind == "module":
-            body = scope.node.body  # type: ignore[attr-defined]
-            statements = [body[i] for i in sorted(self._module_statements) if 0 <= i < len(body)]
-            frame = Frame({}, scope)
-            try:
-                interpreter.exec_block(statements, frame)
-            except (_ReturnLike, _StopLike):
-                pass
-            return
         if isinstance(scope.node, cst.Lambda):
             # `lambda: make_model()` calls a builder: its body is one expression.
             interpreter.eval(scope.node.body, Frame({}, scope))
             return
-        if isinstance(scope.node, cst.ClassDef):
-            # A plain class whose body calls a builder (`net = make_model()` as a class
-            # attribute, a test's parametrize decorator): its body runs once, as at import.
+        if scope.kind == "module" or isinstance(scope.node, cst.ClassDef):
+            # Module level: the statements that build a model and those they read. A plain
+            # class whose body calls a builder (`net = make_model()` as a class attribute, a
+            # test's parametrize decorator): its body, run once as at import.
+            body = scope.node.body  # type: ignore[attr-defined]
+            if scope.kind == "module":
+                body = [body[i] for i in sorted(self._module_statements) if 0 <= i < len(body)]
             try:
-                interpreter.exec_block(scope.node.body, Frame({}, scope))
+                interpreter.exec_block(body, Frame({}, scope))
             except (_ReturnLike, _StopLike):
                 pass
             return
